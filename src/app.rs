@@ -1,0 +1,368 @@
+//! One request from start to finish: identity, route, the handler, and the
+//! headers every response carries. Everything here is plain Rust over the
+//! [`KvStore`] and [`TokenValidator`] traits.
+
+use crate::config::{AuthConfig, Config};
+use crate::http::{request_id, ApiError, Request, Response};
+use crate::identity::{self, Identity};
+use crate::image::{self, Image};
+use crate::keystone::{self, TokenValidator};
+use crate::listing::{self, Query};
+use crate::policy;
+use crate::repo::{Change, Repo};
+use crate::routes::{self, Route, RouteError};
+use crate::store::{KvStore, StoreError};
+use crate::{discovery, patch, schemas, segment, tag};
+use serde_json::{json, Value};
+
+/// What the host hands the core for one request.
+pub struct Env<'a, S: KvStore, V: TokenValidator> {
+    pub config: &'a Config,
+    /// The opened store, or why it could not be opened.
+    pub store: Result<&'a S, StoreError>,
+    pub keystone: &'a V,
+    /// Unix seconds.
+    pub now: i64,
+}
+
+/// The response and what the access log line says about it.
+pub struct Outcome {
+    pub response: Response,
+    pub request_id: String,
+    pub route: &'static str,
+    pub project: Option<String>,
+    /// Operator-only detail of a 5xx (never in the body).
+    pub detail: Option<String>,
+}
+
+pub fn handle<S: KvStore, V: TokenValidator>(req: &Request, env: &Env<'_, S, V>) -> Outcome {
+    let request_id = request_id(req.header("x-openstack-request-id"));
+    let mut outcome = Outcome {
+        response: Response::empty(500),
+        request_id: request_id.clone(),
+        route: "unmatched",
+        project: None,
+        detail: None,
+    };
+    let mut response = match dispatch(req, env, &mut outcome) {
+        Ok(r) => r,
+        Err(e) => {
+            outcome.detail = e.detail().map(str::to_string);
+            e.to_response(&request_id)
+        }
+    };
+    if req.method == "HEAD" {
+        response.body.clear();
+    }
+    response
+        .headers
+        .push(("x-openstack-request-id".into(), request_id));
+    outcome.response = response;
+    outcome
+}
+
+fn store<'a, S: KvStore, V: TokenValidator>(env: &Env<'a, S, V>) -> Result<&'a S, ApiError> {
+    env.store
+        .as_ref()
+        .copied()
+        .map_err(|e| ApiError::unavailable(format!("key-value store cannot be opened: {}", e.0)))
+}
+
+fn identify<S: KvStore, V: TokenValidator>(
+    req: &Request,
+    env: &Env<'_, S, V>,
+) -> Result<Identity, ApiError> {
+    let token = req.header("x-auth-token");
+    match env.config.auth.clone()? {
+        AuthConfig::Tokens(table) => identity::from_token_table(&table, token)
+            .ok_or(ApiError::Unauthorized { keystone_uri: None }),
+        AuthConfig::Headers => identity::from_headers(req),
+        AuthConfig::Keystone { base_url } => keystone::identify(
+            store(env)?,
+            env.keystone,
+            &base_url,
+            token,
+            env.config.token_cache_seconds.clone()?,
+            env.now,
+        ),
+    }
+}
+
+fn dispatch<S: KvStore, V: TokenValidator>(
+    req: &Request,
+    env: &Env<'_, S, V>,
+    outcome: &mut Outcome,
+) -> Result<Response, ApiError> {
+    let who = if routes::needs_identity(&req.path) {
+        let who = identify(req, env)?;
+        outcome.project = who.project.clone();
+        Some(who)
+    } else {
+        None
+    };
+    let route = routes::resolve(&req.method, &req.path).map_err(|e| match e {
+        RouteError::NotFound => ApiError::resource_not_found(),
+        RouteError::MethodNotAllowed { allow } => ApiError::MethodNotAllowed(allow),
+    })?;
+    outcome.route = route_name(&route);
+    let who = who.unwrap_or_default();
+    match route {
+        Route::RootVersions => Ok(Response::json(300, &discovery::versions(&req.base))),
+        Route::Versions => Ok(Response::json(200, &discovery::versions(&req.base))),
+        Route::Healthcheck => healthcheck(env),
+        Route::ImageSchema => Ok(Response::json(200, &schemas::image())),
+        Route::ImagesSchema => Ok(Response::json(200, &schemas::images())),
+        Route::ListImages => list_images(req, env, &who),
+        Route::CreateImage => create_image(req, env, &who),
+        Route::ShowImage { image_id } => show_image(env, &who, &decode_id(&image_id)),
+        Route::UpdateImage { image_id } => update_image(req, env, &who, &decode_id(&image_id)),
+        Route::DeleteImage { image_id } => delete_image(env, &who, &decode_id(&image_id)),
+        Route::AddTag { image_id, tag } => add_tag(req, env, &who, &decode_id(&image_id), &tag),
+        Route::RemoveTag { image_id, tag } => {
+            remove_tag(req, env, &who, &decode_id(&image_id), &tag)
+        }
+    }
+}
+
+fn route_name(route: &Route) -> &'static str {
+    match route {
+        Route::RootVersions => "GET /",
+        Route::Versions => "GET /versions",
+        Route::Healthcheck => "GET /healthcheck",
+        Route::ImageSchema => "GET /v2/schemas/image",
+        Route::ImagesSchema => "GET /v2/schemas/images",
+        Route::ListImages => "GET /v2/images",
+        Route::CreateImage => "POST /v2/images",
+        Route::ShowImage { .. } => "GET /v2/images/{id}",
+        Route::UpdateImage { .. } => "PATCH /v2/images/{id}",
+        Route::DeleteImage { .. } => "DELETE /v2/images/{id}",
+        Route::AddTag { .. } => "PUT /v2/images/{id}/tags/{tag}",
+        Route::RemoveTag { .. } => "DELETE /v2/images/{id}/tags/{tag}",
+    }
+}
+
+/// An id that does not decode cannot be a stored id: it gets the same 404.
+fn decode_id(raw: &str) -> String {
+    segment::decode(raw).unwrap_or_else(|_| raw.to_string())
+}
+
+fn healthcheck<S: KvStore, V: TokenValidator>(env: &Env<'_, S, V>) -> Result<Response, ApiError> {
+    // Opening is not enough on every backend: one cheap read proves the store answers.
+    store(env)?
+        .exists("healthcheck")
+        .map_err(|e| ApiError::unavailable(format!("key-value store: {}", e.0)))?;
+    Ok(Response::text(200, "OK"))
+}
+
+fn no_body(req: &Request) -> Result<(), ApiError> {
+    if req.body.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(
+            "A body is not expected with this request.".into(),
+        ))
+    }
+}
+
+fn image_response(status: u16, image: &Image) -> Response {
+    Response::json(status, &image.to_json())
+}
+
+/// Seen but not changeable: 403. Not seen: 404, so ids of others' private
+/// images do not leak.
+fn check_modify(who: &Identity, image: &Image, id: &str) -> Result<(), ApiError> {
+    if !policy::can_see(who, image) {
+        return Err(ApiError::image_not_found(id));
+    }
+    if !policy::can_modify(who, image) {
+        return Err(ApiError::Forbidden(policy::MODIFY_DENIED.into()));
+    }
+    Ok(())
+}
+
+fn add_tag<S: KvStore, V: TokenValidator>(
+    req: &Request,
+    env: &Env<'_, S, V>,
+    who: &Identity,
+    id: &str,
+    raw_tag: &str,
+) -> Result<Response, ApiError> {
+    no_body(req)?;
+    let tag = tag::from_segment(raw_tag, true).map_err(|e| ApiError::BadRequest(e.message()))?;
+    let quota = env.config.image_tag_quota.clone()?;
+    let now = image::timestamp(env.now);
+    Repo::new(store(env)?).update(id, |img| {
+        check_modify(who, img, id)?;
+        if !img.has_tag(&tag) {
+            image::check_tag_quota(id, img.tags.len() + 1, quota)?;
+            img.tags.push(tag.clone());
+        }
+        img.updated_at = now.clone();
+        Ok(Change::Write)
+    })?;
+    Ok(Response::empty(204))
+}
+
+fn remove_tag<S: KvStore, V: TokenValidator>(
+    req: &Request,
+    env: &Env<'_, S, V>,
+    who: &Identity,
+    id: &str,
+    raw_tag: &str,
+) -> Result<Response, ApiError> {
+    no_body(req)?;
+    let tag = tag::from_segment(raw_tag, false).map_err(|e| ApiError::BadRequest(e.message()))?;
+    let now = image::timestamp(env.now);
+    Repo::new(store(env)?).update(id, |img| {
+        check_modify(who, img, id)?;
+        if !img.has_tag(&tag) {
+            return Err(ApiError::resource_not_found());
+        }
+        img.tags.retain(|t| *t != tag);
+        img.updated_at = now.clone();
+        Ok(Change::Write)
+    })?;
+    Ok(Response::empty(204))
+}
+
+fn show_image<S: KvStore, V: TokenValidator>(
+    env: &Env<'_, S, V>,
+    who: &Identity,
+    id: &str,
+) -> Result<Response, ApiError> {
+    match Repo::new(store(env)?).load(id)? {
+        Some(image) if policy::can_see(who, &image) => Ok(image_response(200, &image)),
+        _ => Err(ApiError::image_not_found(id)),
+    }
+}
+
+fn delete_image<S: KvStore, V: TokenValidator>(
+    env: &Env<'_, S, V>,
+    who: &Identity,
+    id: &str,
+) -> Result<Response, ApiError> {
+    let now = image::timestamp(env.now);
+    Repo::new(store(env)?).update(id, |img| {
+        if !policy::can_see(who, img) {
+            return Err(ApiError::image_not_found(id));
+        }
+        if !policy::can_modify(who, img) {
+            return Err(ApiError::Forbidden(
+                "You are not authorized to complete delete_image action.".into(),
+            ));
+        }
+        if img.protected {
+            return Err(ApiError::Forbidden(format!(
+                "Image {id} is protected and cannot be deleted."
+            )));
+        }
+        img.deleted = true;
+        img.updated_at = now.clone();
+        Ok(Change::Write)
+    })?;
+    Ok(Response::empty(204))
+}
+
+fn update_image<S: KvStore, V: TokenValidator>(
+    req: &Request,
+    env: &Env<'_, S, V>,
+    who: &Identity,
+    id: &str,
+) -> Result<Response, ApiError> {
+    let ops = patch::parse(req.header("content-type"), &req.body)?;
+    let quota = env.config.image_tag_quota.clone()?;
+    let now = image::timestamp(env.now);
+    let image = Repo::new(store(env)?).update(id, |img| {
+        check_modify(who, img, id)?;
+        patch::apply(img, &ops, who, quota)?;
+        img.updated_at = now.clone();
+        Ok(Change::Write)
+    })?;
+    Ok(image_response(200, &image))
+}
+
+fn create_image<S: KvStore, V: TokenValidator>(
+    req: &Request,
+    env: &Env<'_, S, V>,
+    who: &Identity,
+) -> Result<Response, ApiError> {
+    let body: Value = serde_json::from_slice(&req.body)
+        .map_err(|e| ApiError::BadRequest(format!("The request body is not valid JSON: {e}")))?;
+    let Value::Object(body) = body else {
+        return Err(ApiError::BadRequest(
+            "The request body must be a JSON object.".into(),
+        ));
+    };
+    if !policy::can_create(who) {
+        return Err(ApiError::Forbidden(
+            "You are not authorized to complete add_image action.".into(),
+        ));
+    }
+    let id = match body.get("id") {
+        None | Some(Value::Null) => uuid::Uuid::new_v4().to_string(),
+        Some(Value::String(s)) if crate::keys::is_image_id(s) => s.clone(),
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "Invalid value for 'id': it must be a UUID.".into(),
+            ))
+        }
+    };
+    let owner = match body.get("owner") {
+        None => who.project.clone(),
+        Some(Value::String(o)) if who.is_admin() || who.project.as_deref() == Some(o) => {
+            Some(o.clone())
+        }
+        Some(Value::Null) if who.is_admin() => None,
+        Some(_) => {
+            return Err(ApiError::Forbidden(
+                "You are not permitted to create images owned by another project.".into(),
+            ))
+        }
+    };
+    let mut image = Image::new(id, String::new(), env.now);
+    image.owner = owner;
+    image::apply_create_body(&mut image, &body, env.config.image_tag_quota.clone()?)?;
+    if image.visibility == "public" && !policy::can_publicize(who) {
+        return Err(ApiError::Forbidden(
+            "You are not authorized to complete publicize_image action.".into(),
+        ));
+    }
+    let image = Repo::new(store(env)?).create(image)?;
+    Ok(image_response(201, &image)
+        .with_header("location", format!("{}/v2/images/{}", req.base, image.id)))
+}
+
+fn list_images<S: KvStore, V: TokenValidator>(
+    req: &Request,
+    env: &Env<'_, S, V>,
+    who: &Identity,
+) -> Result<Response, ApiError> {
+    let query = Query::parse(&req.query)?;
+    let repo = Repo::new(store(env)?);
+    let marker = match &query.marker {
+        None => None,
+        Some(m) => match repo.load(m)? {
+            Some(image) if policy::can_see(who, &image) => Some(image),
+            _ => {
+                return Err(ApiError::BadRequest(format!(
+                    "Invalid marker: image {m} could not be found."
+                )))
+            }
+        },
+    };
+    let (candidates, _skipped) = if query.tags.is_empty() {
+        repo.all()?
+    } else {
+        repo.tagged(&query.tags)?
+    };
+    let page = listing::page(&query, who, candidates, marker.as_ref());
+    let mut body = json!({
+        "images": page.images.iter().map(Image::to_json).collect::<Vec<_>>(),
+        "first": query.link(None),
+        "schema": "/v2/schemas/images",
+    });
+    if let (Some(next), Some(map)) = (page.next_marker, body.as_object_mut()) {
+        map.insert("next".into(), Value::String(query.link(Some(&next))));
+    }
+    Ok(Response::json(200, &body))
+}

@@ -1,0 +1,147 @@
+//! The Spin variables of SPEC section 5, parsed once per request. A bad value
+//! is our misconfiguration: 500 with a message naming the variable.
+
+use crate::http::ApiError;
+use crate::identity::{parse_token_table, TokenEntry};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthConfig {
+    /// Keystone's base URL, without a trailing `/` or `/v3`.
+    Keystone {
+        base_url: String,
+    },
+    Tokens(Vec<TokenEntry>),
+    Headers,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Only `/v2` routes need it, so a broken auth setting does not take the
+    /// health check or discovery down with it.
+    pub auth: Result<AuthConfig, ApiError>,
+    pub token_cache_seconds: Result<i64, ApiError>,
+    /// `None`: unlimited.
+    pub image_tag_quota: Result<Option<usize>, ApiError>,
+    pub kv_store: String,
+}
+
+fn misconfigured(variable: &str, why: &str) -> ApiError {
+    ApiError::Internal {
+        message: format!("The service is misconfigured: the Spin variable `{variable}` {why}."),
+        detail: format!("variable {variable}: {why}"),
+    }
+}
+
+impl Config {
+    /// `lookup` answers a Spin variable, `None` when it is undefined.
+    pub fn load(lookup: impl Fn(&str) -> Option<String>) -> Config {
+        let get = |name: &str, default: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .unwrap_or_else(|| default.to_string())
+        };
+        let auth = match get("auth_mode", "keystone").as_str() {
+            "keystone" => {
+                let url = get("keystone_url", "");
+                if url.is_empty() {
+                    Err(misconfigured(
+                        "keystone_url",
+                        "is not set; keystone mode needs it",
+                    ))
+                } else {
+                    Ok(AuthConfig::Keystone {
+                        base_url: keystone_base(&url),
+                    })
+                }
+            }
+            "tokens" => parse_token_table(&get("auth_tokens", ""))
+                .map(AuthConfig::Tokens)
+                .map_err(|why| misconfigured("auth_tokens", &why)),
+            "headers" => Ok(AuthConfig::Headers),
+            _ => Err(misconfigured(
+                "auth_mode",
+                "is not one of keystone, tokens, headers",
+            )),
+        };
+        let token_cache_seconds = get("token_cache_seconds", "300")
+            .parse::<i64>()
+            .ok()
+            .filter(|s| *s >= 0)
+            .ok_or_else(|| {
+                misconfigured("token_cache_seconds", "is not a whole number of seconds")
+            });
+        let image_tag_quota = get("image_tag_quota", "128")
+            .parse::<i64>()
+            .map(|q| usize::try_from(q).ok())
+            .map_err(|_| misconfigured("image_tag_quota", "is not a whole number"));
+        Config {
+            auth,
+            token_cache_seconds,
+            image_tag_quota,
+            kv_store: get("kv_store", "default"),
+        }
+    }
+}
+
+/// Accept `auth_url` as OpenStack clients take it: with or without `/v3`,
+/// with or without a trailing slash, with a path prefix.
+pub fn keystone_base(url: &str) -> String {
+    let trimmed = url.trim().trim_end_matches('/');
+    trimmed
+        .strip_suffix("/v3")
+        .unwrap_or(trimmed)
+        .trim_end_matches('/')
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(vars: &[(&str, &str)]) -> Config {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let c = load(&[]);
+        assert!(
+            matches!(&c.auth, Err(ApiError::Internal { message, .. }) if message.contains("keystone_url"))
+        );
+        assert_eq!(c.token_cache_seconds, Ok(300));
+        assert_eq!(c.image_tag_quota, Ok(Some(128)));
+        assert_eq!(c.kv_store, "default");
+    }
+
+    #[test]
+    fn negative_quota_is_unlimited_and_garbage_names_the_variable() {
+        assert_eq!(load(&[("image_tag_quota", "-1")]).image_tag_quota, Ok(None));
+        let bad = load(&[("image_tag_quota", "lots")])
+            .image_tag_quota
+            .unwrap_err();
+        assert!(bad.message().contains("image_tag_quota"));
+        let bad = load(&[("auth_mode", "ldap")]).auth.unwrap_err();
+        assert!(bad.message().contains("auth_mode"));
+    }
+
+    #[test]
+    fn keystone_url_forms() {
+        for url in [
+            "http://127.0.0.1:5000",
+            "http://127.0.0.1:5000/",
+            "http://127.0.0.1:5000/v3",
+            "http://127.0.0.1:5000/v3/",
+        ] {
+            assert_eq!(keystone_base(url), "http://127.0.0.1:5000");
+        }
+        assert_eq!(
+            keystone_base("https://cloud.example.com/identity/v3"),
+            "https://cloud.example.com/identity"
+        );
+    }
+}

@@ -1,0 +1,58 @@
+//! Key layout in the store. Image ids are UUIDs; tags and tokens are hashed,
+//! which keeps keys short and free of characters some backends refuse.
+
+use sha2::{Digest, Sha256};
+
+pub fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The image record: the source of truth.
+pub fn image(id: &str) -> String {
+    format!("image:{id}")
+}
+
+/// A counter whose first increment claims the id for good.
+pub fn claim(id: &str) -> String {
+    format!("claim:{id}")
+}
+
+/// The tag index: an append-only log per tag. `tag_len` is a counter that
+/// hands out slots; each slot is written once by its owner with an image id.
+pub fn tag_len(tag: &str) -> String {
+    format!("tag:{}:n", sha256_hex(tag))
+}
+
+pub fn tag_slot(tag_hash: &str, slot: i64) -> String {
+    format!("tag:{tag_hash}:{slot}")
+}
+
+/// A cached Keystone validation, under a hash of the token, never the token.
+pub fn token(token: &str) -> String {
+    format!("token:{}", sha256_hex(token))
+}
+
+pub const IMAGE_PREFIX: &str = "image:";
+
+/// Only canonical UUIDs are ever stored as image ids, so anything else can
+/// be answered 404 without a store read.
+pub fn is_image_id(id: &str) -> bool {
+    id.len() == 36 && uuid::Uuid::try_parse(id).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_hide_tokens_and_tags() {
+        assert!(!token("secret").contains("secret"));
+        assert_eq!(tag_len("x").len(), "tag:".len() + 64 + ":n".len());
+        assert!(is_image_id("6f1c1f3e-4b0e-4b8a-9a57-2f1e0d9c3b11"));
+        assert!(!is_image_id("6f1c1f3e4b0e4b8a9a572f1e0d9c3b11"));
+        assert!(!is_image_id("../etc"));
+    }
+}

@@ -1,0 +1,324 @@
+//! `GET /v2/images`: the query (filters, sort, paging) and the page it
+//! selects, with Glance's `first` and `next` links.
+
+use crate::http::ApiError;
+use crate::identity::Identity;
+use crate::image::Image;
+use crate::policy;
+use std::cmp::Ordering;
+
+pub const DEFAULT_LIMIT: usize = 25;
+pub const MAX_LIMIT: usize = 1000;
+pub const SORT_KEYS: &[&str] = &[
+    "name",
+    "created_at",
+    "updated_at",
+    "id",
+    "status",
+    "visibility",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    pub tags: Vec<String>,
+    pub visibility: Option<String>,
+    pub owner: Option<String>,
+    pub name: Option<String>,
+    pub status: Option<String>,
+    pub os_hidden: Option<bool>,
+    /// Any other parameter: an extra property that must have this exact value.
+    pub properties: Vec<(String, String)>,
+    pub sort: Vec<(String, bool)>,
+    pub limit: usize,
+    pub marker: Option<String>,
+    /// The parameters as sent, in order, for `first` and `next`.
+    pub params: Vec<(String, String)>,
+}
+
+fn bad(msg: impl Into<String>) -> ApiError {
+    ApiError::BadRequest(msg.into())
+}
+
+fn sort_key(key: &str) -> Result<String, ApiError> {
+    if SORT_KEYS.contains(&key) {
+        Ok(key.to_string())
+    } else {
+        Err(bad(format!(
+            "Invalid sort key: {key}. It must be one of: {}.",
+            SORT_KEYS.join(", ")
+        )))
+    }
+}
+
+fn sort_dir(dir: &str) -> Result<bool, ApiError> {
+    match dir {
+        "asc" => Ok(true),
+        "desc" => Ok(false),
+        _ => Err(bad(format!(
+            "Invalid sort direction: {dir}. It must be asc or desc."
+        ))),
+    }
+}
+
+impl Query {
+    pub fn parse(raw: &str) -> Result<Query, ApiError> {
+        let params: Vec<(String, String)> = form_urlencoded::parse(raw.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let mut q = Query {
+            tags: Vec::new(),
+            visibility: None,
+            owner: None,
+            name: None,
+            status: None,
+            os_hidden: None,
+            properties: Vec::new(),
+            sort: Vec::new(),
+            limit: DEFAULT_LIMIT,
+            marker: None,
+            params: params.clone(),
+        };
+        let (mut keys, mut dirs) = (Vec::new(), Vec::new());
+        for (k, v) in params {
+            match k.as_str() {
+                "tag" => q.tags.push(v),
+                "visibility" => {
+                    if !matches!(
+                        v.as_str(),
+                        "public" | "community" | "shared" | "private" | "all"
+                    ) {
+                        return Err(bad(format!("Invalid visibility value: {v}")));
+                    }
+                    q.visibility = Some(v);
+                }
+                "owner" => q.owner = Some(v),
+                "name" => q.name = Some(v),
+                "status" => q.status = Some(v),
+                "os_hidden" => {
+                    q.os_hidden = Some(match v.to_ascii_lowercase().as_str() {
+                        "true" => true,
+                        "false" => false,
+                        _ => return Err(bad(format!("Invalid value for os_hidden: {v}"))),
+                    })
+                }
+                "limit" => {
+                    let n: i64 = v
+                        .parse()
+                        .map_err(|_| bad("limit param must be an integer"))?;
+                    if n < 0 {
+                        return Err(bad("limit param must be positive"));
+                    }
+                    q.limit = (n as u64).min(MAX_LIMIT as u64) as usize;
+                }
+                "marker" => q.marker = Some(v),
+                "sort_key" => keys.push(sort_key(&v)?),
+                "sort_dir" => dirs.push(sort_dir(&v)?),
+                "sort" => {
+                    for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                        let (key, dir) = part.split_once(':').unwrap_or((part, "desc"));
+                        q.sort.push((sort_key(key)?, sort_dir(dir)?));
+                    }
+                }
+                "member_status" => {}
+                _ => q.properties.push((k, v)),
+            }
+        }
+        if !q.sort.is_empty() && (!keys.is_empty() || !dirs.is_empty()) {
+            return Err(bad(
+                "The 'sort' parameter cannot be combined with 'sort_key' or 'sort_dir'.",
+            ));
+        }
+        if dirs.len() > 1 && dirs.len() != keys.len() {
+            return Err(bad(
+                "Number of sort dirs does not match the number of sort keys",
+            ));
+        }
+        if q.sort.is_empty() {
+            let dir_for = |i: usize| dirs.get(i).or(dirs.first()).copied().unwrap_or(false);
+            if keys.is_empty() {
+                q.sort.push(("created_at".into(), dir_for(0)));
+            }
+            for (i, key) in keys.into_iter().enumerate() {
+                q.sort.push((key, dir_for(i)));
+            }
+        }
+        Ok(q)
+    }
+
+    /// Whether an image the caller may see belongs in this listing.
+    pub fn matches(&self, who: &Identity, image: &Image) -> bool {
+        if !policy::can_see(who, image) {
+            return false;
+        }
+        let visible = match self.visibility.as_deref() {
+            None => image.visibility != "community" || who.owns(image.owner.as_deref()),
+            Some("all") => true,
+            Some(v) => image.visibility == v,
+        };
+        visible
+            && self.tags.iter().all(|t| image.has_tag(t))
+            && eq_opt(&self.owner, image.owner.as_deref())
+            && eq_opt(&self.name, image.name.as_deref())
+            && eq_opt(&self.status, Some(&image.status))
+            && image.os_hidden == self.os_hidden.unwrap_or(false)
+            && self
+                .properties
+                .iter()
+                .all(|(k, v)| image.extra.get(k).is_some_and(|x| x == v))
+    }
+
+    /// Order two images by the sort keys, then by id in the last key's direction.
+    pub fn compare(&self, a: &Image, b: &Image) -> Ordering {
+        for (key, asc) in &self.sort {
+            let ord = a.property(key).cmp(&b.property(key));
+            let ord = if *asc { ord } else { ord.reverse() };
+            if ord != Ordering::Equal {
+                return ord;
+            }
+        }
+        let asc = self.sort.last().is_none_or(|(_, asc)| *asc);
+        let ord = a.id.cmp(&b.id);
+        if asc {
+            ord
+        } else {
+            ord.reverse()
+        }
+    }
+
+    /// Path and query of this listing with `marker` replaced, as Glance links pages.
+    pub fn link(&self, marker: Option<&str>) -> String {
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in self.params.iter().filter(|(k, _)| k != "marker") {
+            out.append_pair(k, v);
+        }
+        if let Some(m) = marker {
+            out.append_pair("marker", m);
+        }
+        let query = out.finish();
+        if query.is_empty() {
+            "/v2/images".to_string()
+        } else {
+            format!("/v2/images?{query}")
+        }
+    }
+}
+
+fn eq_opt(want: &Option<String>, have: Option<&str>) -> bool {
+    want.as_deref().is_none_or(|w| Some(w) == have)
+}
+
+pub struct Page {
+    pub images: Vec<Image>,
+    pub next_marker: Option<String>,
+}
+
+/// Filter, sort and cut one page. `marker` is the image the page follows
+/// (already checked to exist and be visible); `None` starts at the top.
+pub fn page(query: &Query, who: &Identity, candidates: Vec<Image>, marker: Option<&Image>) -> Page {
+    let mut images: Vec<Image> = candidates
+        .into_iter()
+        .filter(|i| query.matches(who, i))
+        .filter(|i| marker.is_none_or(|m| query.compare(i, m) == Ordering::Greater))
+        .collect();
+    images.sort_by(|a, b| query.compare(a, b));
+    let more = images.len() > query.limit;
+    images.truncate(query.limit);
+    let next_marker = if more {
+        images.last().map(|i| i.id.clone())
+    } else {
+        None
+    };
+    Page {
+        images,
+        next_marker,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn img(id: &str, name: &str, created: i64, tags: &[&str]) -> Image {
+        let mut i = Image::new(id.into(), "p".into(), created);
+        i.name = Some(name.into());
+        i.tags = tags.iter().map(|t| t.to_string()).collect();
+        i
+    }
+
+    #[test]
+    fn parses_glanceclient_style_queries() {
+        let q = Query::parse("tag=a&tag=b+c&sort_key=name&sort_dir=asc&limit=5000&os_distro=x")
+            .unwrap();
+        assert_eq!(q.tags, vec!["a", "b c"]);
+        assert_eq!(q.sort, vec![("name".into(), true)]);
+        assert_eq!(q.limit, MAX_LIMIT);
+        assert_eq!(q.properties, vec![("os_distro".into(), "x".into())]);
+        let q = Query::parse("sort=name:asc,id").unwrap();
+        assert_eq!(q.sort, vec![("name".into(), true), ("id".into(), false)]);
+        assert_eq!(
+            Query::parse("").unwrap().sort,
+            vec![("created_at".into(), false)]
+        );
+        for bad in [
+            "limit=-1",
+            "limit=x",
+            "sort_key=size",
+            "sort_dir=up",
+            "visibility=x",
+        ] {
+            assert_eq!(Query::parse(bad).unwrap_err().status(), 400, "{bad}");
+        }
+    }
+
+    #[test]
+    fn pages_follow_each_other_without_an_empty_last_page() {
+        let who = Identity::new("p", &["member"]);
+        let all: Vec<Image> = (0..5)
+            .map(|n| {
+                img(
+                    &format!("0000000{n}-0000-0000-0000-000000000000"),
+                    &format!("n{n}"),
+                    n,
+                    &["t"],
+                )
+            })
+            .collect();
+        let q = Query::parse("tag=t&limit=2&sort_key=name&sort_dir=asc").unwrap();
+        let mut seen = Vec::new();
+        let mut marker: Option<Image> = None;
+        loop {
+            let p = page(&q, &who, all.clone(), marker.as_ref());
+            seen.extend(p.images.iter().map(|i| i.name.clone().unwrap()));
+            match p.next_marker {
+                Some(m) => marker = all.iter().find(|i| i.id == m).cloned(),
+                None => break,
+            }
+        }
+        assert_eq!(seen, vec!["n0", "n1", "n2", "n3", "n4"]);
+        assert_eq!(
+            q.link(Some("m")),
+            "/v2/images?tag=t&limit=2&sort_key=name&sort_dir=asc&marker=m"
+        );
+    }
+
+    #[test]
+    fn default_order_is_newest_first_and_community_is_left_out() {
+        let who = Identity::new("other", &["member"]);
+        let mut c = img("00000001-0000-0000-0000-000000000000", "c", 1, &[]);
+        c.visibility = "community".into();
+        let mut p = img("00000002-0000-0000-0000-000000000000", "p", 2, &[]);
+        p.visibility = "public".into();
+        let mut p2 = p.clone();
+        p2.id = "00000003-0000-0000-0000-000000000000".into();
+        p2.created_at = crate::image::timestamp(3);
+        let q = Query::parse("").unwrap();
+        let names: Vec<_> = page(&q, &who, vec![c.clone(), p.clone(), p2.clone()], None)
+            .images
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        assert_eq!(names, vec![p2.id.clone(), p.id.clone()]);
+        let q = Query::parse("visibility=community").unwrap();
+        assert_eq!(page(&q, &who, vec![c, p, p2], None).images.len(), 1);
+    }
+}

@@ -1,0 +1,379 @@
+//! Image records and the tag index over the key-value store, safe under
+//! concurrent writers on every Spin backend (SPEC section 6):
+//!
+//! - An image record changes only by compare-and-swap on a key that exists,
+//!   retried with jittered backoff. Each write carries a fresh nonce, and the
+//!   record keeps the latest ones, so a writer told `cas-failed` re-reads and
+//!   knows whether its write landed (Redis reports failure either way).
+//! - First writes never rely on CAS (an upsert on Spin): an image id is
+//!   claimed by the first `increment` of its claim counter, and each tag
+//!   index slot is handed out by `increment` and written once by its owner.
+//! - The record is the source of truth. The index may name images that no
+//!   longer carry the tag (readers check the record); it never misses one,
+//!   because a slot is written before the record that adds the tag.
+
+use crate::http::ApiError;
+use crate::image::{Image, KEPT_WRITES};
+use crate::keys;
+use crate::store::{KvStore, StoreError, SwapError};
+use std::collections::HashSet;
+
+/// Enough for 50 writers on one image to all get through (SPEC section 3).
+const MAX_ATTEMPTS: u32 = 200;
+const MAX_BACKOFF_MS: u64 = 32;
+
+fn unavailable(e: StoreError) -> ApiError {
+    ApiError::unavailable(format!("key-value store: {}", e.0))
+}
+
+/// What an update decided after looking at the current record.
+pub enum Change {
+    Write,
+    Unchanged,
+}
+
+pub struct Repo<'a, S: KvStore> {
+    store: &'a S,
+}
+
+fn random_u64() -> u64 {
+    let mut bytes = [0u8; 8];
+    // A failed entropy read only weakens jitter and nonces to a constant;
+    // the time keeps nonces distinct enough, and CAS still guards writes.
+    if getrandom::fill(&mut bytes).is_err() {
+        return std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or_default();
+    }
+    u64::from_le_bytes(bytes)
+}
+
+fn backoff(attempt: u32) {
+    let cap = MAX_BACKOFF_MS.min(1u64 << attempt.min(6));
+    let micros = random_u64() % (cap * 1000 + 1);
+    std::thread::sleep(std::time::Duration::from_micros(micros));
+}
+
+pub fn parse_image(id: &str, bytes: &[u8]) -> Result<Image, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::internal(format!("stored record of image {id} does not parse: {e}")))
+}
+
+impl<'a, S: KvStore> Repo<'a, S> {
+    pub fn new(store: &'a S) -> Self {
+        Repo { store }
+    }
+
+    /// The live image with this id, if any.
+    pub fn load(&self, id: &str) -> Result<Option<Image>, ApiError> {
+        if !keys::is_image_id(id) {
+            return Ok(None);
+        }
+        match self.store.get(&keys::image(id)).map_err(unavailable)? {
+            None => Ok(None),
+            Some(bytes) => Ok(Some(parse_image(id, &bytes)?).filter(|i| !i.deleted)),
+        }
+    }
+
+    /// Store a new image. 409 when the id was ever claimed before.
+    pub fn create(&self, mut image: Image) -> Result<Image, ApiError> {
+        let claimed = self
+            .store
+            .increment(&keys::claim(&image.id), 1)
+            .map_err(unavailable)?;
+        if claimed != 1 {
+            return Err(ApiError::Conflict(format!(
+                "Image with identifier {} already exists!",
+                image.id
+            )));
+        }
+        for tag in &image.tags {
+            self.index_tag(tag, &image.id)?;
+        }
+        image.writes = vec![format!("{:016x}", random_u64())];
+        let bytes = serde_json::to_vec(&image).map_err(|e| ApiError::internal(e.to_string()))?;
+        // The claim makes this writer the key's only creator: a plain set is safe.
+        self.store
+            .set(&keys::image(&image.id), &bytes)
+            .map_err(unavailable)?;
+        Ok(image)
+    }
+
+    /// Read-modify-write one live image. `decide` sees the current record
+    /// on every attempt (so permission and 404 checks see it too), changes
+    /// it in place and says whether to write. Returns the record as stored.
+    pub fn update(
+        &self,
+        id: &str,
+        mut decide: impl FnMut(&mut Image) -> Result<Change, ApiError>,
+    ) -> Result<Image, ApiError> {
+        if !keys::is_image_id(id) {
+            return Err(ApiError::image_not_found(id));
+        }
+        let key = keys::image(id);
+        let mut indexed: HashSet<String> = HashSet::new();
+        for attempt in 0..MAX_ATTEMPTS {
+            let (current, cas) = self.store.watch(&key).map_err(unavailable)?;
+            let Some(bytes) = current else {
+                return Err(ApiError::image_not_found(id));
+            };
+            let old = parse_image(id, &bytes)?;
+            if old.deleted {
+                return Err(ApiError::image_not_found(id));
+            }
+            let mut new = old.clone();
+            if let Change::Unchanged = decide(&mut new)? {
+                return Ok(old);
+            }
+            // Index before the record names the tag: the index may be a
+            // superset of the truth, never a subset.
+            for tag in new.tags.iter().filter(|t| !old.has_tag(t)) {
+                if !indexed.contains(tag) {
+                    self.index_tag(tag, id)?;
+                    indexed.insert(tag.clone());
+                }
+            }
+            let nonce = format!("{:016x}", random_u64());
+            new.writes.push(nonce.clone());
+            let excess = new.writes.len().saturating_sub(KEPT_WRITES);
+            new.writes.drain(..excess);
+            let bytes = serde_json::to_vec(&new).map_err(|e| ApiError::internal(e.to_string()))?;
+            match self.store.swap(cas, &bytes) {
+                Ok(()) => return Ok(new),
+                Err(SwapError::Store(e)) => return Err(unavailable(e)),
+                Err(SwapError::CasFailed) => {
+                    if self.landed(&key, &nonce)? {
+                        return Ok(new);
+                    }
+                    backoff(attempt);
+                }
+            }
+        }
+        Err(ApiError::unavailable(format!(
+            "image {id}: compare-and-swap retries used up"
+        )))
+    }
+
+    /// After `cas-failed`: did our write land anyway (Redis), or did we lose?
+    fn landed(&self, key: &str, nonce: &str) -> Result<bool, ApiError> {
+        let Some(bytes) = self.store.get(key).map_err(unavailable)? else {
+            return Ok(false);
+        };
+        // A record that does not parse is not ours; the retry reports it.
+        Ok(serde_json::from_slice::<Image>(&bytes)
+            .map(|i| i.writes.iter().any(|w| w == nonce))
+            .unwrap_or(false))
+    }
+
+    /// Append `image_id` to the tag's log: a slot from the counter, written once.
+    fn index_tag(&self, tag: &str, image_id: &str) -> Result<(), ApiError> {
+        let slot = self
+            .store
+            .increment(&keys::tag_len(tag), 1)
+            .map_err(unavailable)?;
+        self.store
+            .set(
+                &keys::tag_slot(&keys::sha256_hex(tag), slot),
+                image_id.as_bytes(),
+            )
+            .map_err(unavailable)
+    }
+
+    /// Live images carrying every tag in `tags` (at least one), reading only
+    /// the shortest tag log and the images it names. Records that do not
+    /// parse are skipped and counted, so one bad record cannot hide the rest.
+    pub fn tagged(&self, tags: &[String]) -> Result<(Vec<Image>, usize), ApiError> {
+        let mut shortest: Option<(String, i64)> = None;
+        for tag in tags {
+            // `increment` by 0 is how a counter is read on every backend.
+            let len = self
+                .store
+                .increment(&keys::tag_len(tag), 0)
+                .map_err(unavailable)?;
+            if shortest.as_ref().is_none_or(|(_, n)| len < *n) {
+                shortest = Some((tag.clone(), len));
+            }
+        }
+        let Some((tag, len)) = shortest else {
+            return Ok((Vec::new(), 0));
+        };
+        if len <= 0 {
+            return Ok((Vec::new(), 0));
+        }
+        let hash = keys::sha256_hex(&tag);
+        let slots: Vec<String> = (1..=len).map(|k| keys::tag_slot(&hash, k)).collect();
+        let mut seen = HashSet::new();
+        let image_keys: Vec<String> = self
+            .store
+            .get_many(&slots)
+            .map_err(unavailable)?
+            .into_iter()
+            .filter_map(|(_, id)| String::from_utf8(id).ok())
+            .filter(|id| seen.insert(id.clone()))
+            .map(|id| keys::image(&id))
+            .collect();
+        let (images, skipped) = self.load_many(&image_keys)?;
+        let images = images
+            .into_iter()
+            .filter(|i| tags.iter().all(|t| i.has_tag(t)))
+            .collect();
+        Ok((images, skipped))
+    }
+
+    /// Every live image (listing without a tag filter).
+    pub fn all(&self) -> Result<(Vec<Image>, usize), ApiError> {
+        let image_keys: Vec<String> = self
+            .store
+            .keys()
+            .map_err(unavailable)?
+            .into_iter()
+            .filter(|k| k.starts_with(keys::IMAGE_PREFIX))
+            .collect();
+        self.load_many(&image_keys)
+    }
+
+    fn load_many(&self, image_keys: &[String]) -> Result<(Vec<Image>, usize), ApiError> {
+        let mut images = Vec::with_capacity(image_keys.len());
+        let mut skipped = 0;
+        for chunk in image_keys.chunks(500) {
+            for (key, bytes) in self.store.get_many(chunk).map_err(unavailable)? {
+                let id = key.strip_prefix(keys::IMAGE_PREFIX).unwrap_or(&key);
+                match parse_image(id, &bytes) {
+                    Ok(image) if !image.deleted => images.push(image),
+                    Ok(_) => {}
+                    Err(_) => skipped += 1,
+                }
+            }
+        }
+        Ok((images, skipped))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemStore;
+
+    const ID: &str = "6f1c1f3e-4b0e-4b8a-9a57-2f1e0d9c3b11";
+
+    fn add_tag(repo: &Repo<'_, MemStore>, id: &str, tag: &str) -> Image {
+        repo.update(id, |img| {
+            img.tags.push(tag.to_string());
+            Ok(Change::Write)
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn ids_are_claimed_once() {
+        let store = MemStore::default();
+        let repo = Repo::new(&store);
+        repo.create(Image::new(ID.into(), "p".into(), 0)).unwrap();
+        let again = repo
+            .create(Image::new(ID.into(), "p".into(), 0))
+            .unwrap_err();
+        assert_eq!(again.status(), 409);
+    }
+
+    #[test]
+    fn redis_defect_does_not_retry_forever_or_lose_writes() {
+        let store = MemStore::redis();
+        let repo = Repo::new(&store);
+        repo.create(Image::new(ID.into(), "p".into(), 0)).unwrap();
+        add_tag(&repo, ID, "a");
+        add_tag(&repo, ID, "b");
+        assert_eq!(repo.load(ID).unwrap().unwrap().tags, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn concurrent_writers_keep_every_tag() {
+        for store in [MemStore::default(), MemStore::redis()] {
+            let repo = Repo::new(&store);
+            repo.create(Image::new(ID.into(), "p".into(), 0)).unwrap();
+            std::thread::scope(|s| {
+                for n in 0..20 {
+                    let repo = Repo::new(&store);
+                    s.spawn(move || add_tag(&repo, ID, &format!("t{n}")));
+                }
+            });
+            let tags = repo.load(ID).unwrap().unwrap().tags;
+            assert_eq!(tags.len(), 20, "{tags:?}");
+        }
+    }
+
+    #[test]
+    fn the_index_finds_tagged_images_and_ignores_stale_entries() {
+        let store = MemStore::default();
+        let repo = Repo::new(&store);
+        let other = "7f1c1f3e-4b0e-4b8a-9a57-2f1e0d9c3b11";
+        let mut a = Image::new(ID.into(), "p".into(), 0);
+        a.tags = vec!["x".into(), "y".into()];
+        repo.create(a).unwrap();
+        repo.create(Image::new(other.into(), "p".into(), 0))
+            .unwrap();
+        add_tag(&repo, other, "x");
+        let (found, _) = repo.tagged(&["x".into()]).unwrap();
+        assert_eq!(found.len(), 2);
+        let (found, _) = repo.tagged(&["x".into(), "y".into()]).unwrap();
+        assert_eq!(found.len(), 1);
+        repo.update(ID, |img| {
+            img.tags.retain(|t| t != "x");
+            Ok(Change::Write)
+        })
+        .unwrap();
+        let (found, _) = repo.tagged(&["x".into()]).unwrap();
+        assert_eq!(
+            found.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
+            vec![other]
+        );
+        assert!(repo.tagged(&["nothing".into()]).unwrap().0.is_empty());
+    }
+
+    #[test]
+    fn deleted_images_are_tombstones() {
+        let store = MemStore::default();
+        let repo = Repo::new(&store);
+        repo.create(Image::new(ID.into(), "p".into(), 0)).unwrap();
+        repo.update(ID, |img| {
+            img.deleted = true;
+            Ok(Change::Write)
+        })
+        .unwrap();
+        assert!(repo.load(ID).unwrap().is_none());
+        assert_eq!(
+            repo.update(ID, |_| Ok(Change::Write)).unwrap_err().status(),
+            404
+        );
+        assert_eq!(
+            repo.create(Image::new(ID.into(), "p".into(), 0))
+                .unwrap_err()
+                .status(),
+            409
+        );
+    }
+
+    #[test]
+    fn a_bad_record_is_a_500_and_skipped_in_lists() {
+        let store = MemStore::default();
+        let repo = Repo::new(&store);
+        store.set(&keys::image(ID), b"{not json").unwrap();
+        assert_eq!(repo.load(ID).unwrap_err().status(), 500);
+        let (images, skipped) = repo.all().unwrap();
+        assert!(images.is_empty());
+        assert_eq!(skipped, 1);
+    }
+
+    #[test]
+    fn store_outage_is_503() {
+        let store = MemStore::default();
+        let repo = Repo::new(&store);
+        repo.create(Image::new(ID.into(), "p".into(), 0)).unwrap();
+        store.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(repo.load(ID).unwrap_err().status(), 503);
+        assert_eq!(
+            repo.update(ID, |_| Ok(Change::Write)).unwrap_err().status(),
+            503
+        );
+    }
+}

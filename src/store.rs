@@ -1,0 +1,166 @@
+//! The key-value store as the core sees it: the operations of
+//! `wasi:keyvalue@0.2.0-draft2` that Spin offers on every backend. The
+//! component wires the real bucket; unit tests use [`MemStore`].
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SwapError {
+    /// The key changed since it was watched, or so the backend says: on
+    /// Redis Spin reports this even when the write landed (SPEC section 6).
+    CasFailed,
+    Store(StoreError),
+}
+
+pub trait KvStore {
+    /// A compare-and-swap handle on one key.
+    type Cas;
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
+    fn exists(&self, key: &str) -> Result<bool, StoreError>;
+    /// Every key, cursors followed.
+    fn keys(&self) -> Result<Vec<String>, StoreError>;
+    /// The present keys only, as Spin answers `get-many`.
+    fn get_many(&self, keys: &[String]) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+    /// Atomic add; the only primitive that is safe on a missing key. Never
+    /// used on a key written with `set`, never read with `get`.
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError>;
+    /// Open a CAS handle and read the value it guards.
+    fn watch(&self, key: &str) -> Result<(Option<Vec<u8>>, Self::Cas), StoreError>;
+    /// Write if unchanged since `watch`. On a key that was missing this is an
+    /// unconditional upsert on Spin: callers must not rely on it there.
+    fn swap(&self, cas: Self::Cas, value: &[u8]) -> Result<(), SwapError>;
+}
+
+/// An in-memory store with Spin's semantics, weaknesses included, for the
+/// unit tests of the core. The integration tests use the test host's store.
+#[derive(Default)]
+pub struct MemStore {
+    map: std::sync::Mutex<std::collections::BTreeMap<String, Vec<u8>>>,
+    /// Redis: `swap` reports `CasFailed` whether or not it wrote.
+    pub redis_cas_defect: bool,
+    /// Every call fails, as when the store's files are unwritable.
+    pub down: std::sync::atomic::AtomicBool,
+}
+
+impl MemStore {
+    pub fn redis() -> Self {
+        MemStore {
+            redis_cas_defect: true,
+            ..Default::default()
+        }
+    }
+
+    fn map(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, std::collections::BTreeMap<String, Vec<u8>>>, StoreError>
+    {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StoreError("store is down".into()));
+        }
+        self.map
+            .lock()
+            .map_err(|_| StoreError("store lock poisoned".into()))
+    }
+}
+
+pub struct MemCas {
+    key: String,
+    seen: Option<Vec<u8>>,
+}
+
+impl KvStore for MemStore {
+    type Cas = MemCas;
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.map()?.get(key).cloned())
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.map()?.insert(key.to_string(), value.to_vec());
+        Ok(())
+    }
+
+    fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.map()?.contains_key(key))
+    }
+
+    fn keys(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self.map()?.keys().cloned().collect())
+    }
+
+    fn get_many(&self, keys: &[String]) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let map = self.map()?;
+        Ok(keys
+            .iter()
+            .filter_map(|k| map.get(k).map(|v| (k.clone(), v.clone())))
+            .collect())
+    }
+
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        let mut map = self.map()?;
+        let current = match map.get(key) {
+            None => 0,
+            Some(bytes) => i64::from_le_bytes(
+                bytes
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| StoreError("increment on a non-counter".into()))?,
+            ),
+        };
+        let next = current + delta;
+        map.insert(key.to_string(), next.to_le_bytes().to_vec());
+        Ok(next)
+    }
+
+    fn watch(&self, key: &str) -> Result<(Option<Vec<u8>>, MemCas), StoreError> {
+        let seen = self.map()?.get(key).cloned();
+        Ok((
+            seen.clone(),
+            MemCas {
+                key: key.to_string(),
+                seen,
+            },
+        ))
+    }
+
+    fn swap(&self, cas: MemCas, value: &[u8]) -> Result<(), SwapError> {
+        let mut map = self.map().map_err(SwapError::Store)?;
+        let unchanged = cas.seen.is_none() || map.get(&cas.key) == cas.seen.as_ref();
+        if unchanged {
+            map.insert(cas.key, value.to_vec());
+        }
+        if unchanged && !self.redis_cas_defect {
+            Ok(())
+        } else {
+            Err(SwapError::CasFailed)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cas_on_a_missing_key_is_an_upsert() {
+        let s = MemStore::default();
+        let (_, first) = s.watch("k").unwrap();
+        let (_, second) = s.watch("k").unwrap();
+        s.swap(first, b"a").unwrap();
+        // Spin's weakness: the second writer overwrites without a conflict.
+        s.swap(second, b"b").unwrap();
+        assert_eq!(s.get("k").unwrap(), Some(b"b".to_vec()));
+    }
+
+    #[test]
+    fn redis_reports_failure_even_when_written() {
+        let s = MemStore::redis();
+        s.set("k", b"a").unwrap();
+        let (_, cas) = s.watch("k").unwrap();
+        assert_eq!(s.swap(cas, b"b"), Err(SwapError::CasFailed));
+        assert_eq!(s.get("k").unwrap(), Some(b"b".to_vec()));
+    }
+}
