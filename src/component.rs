@@ -92,6 +92,7 @@ impl TokenValidator for SpinKeystone {
             .header("x-auth-token", token)
             .header("x-subject-token", token)
             .header("accept", "application/json")
+            .header("user-agent", "image-tags")
             .build();
         let response: spin_sdk::http::Response =
             spin_sdk::http::run(spin_sdk::http::send(request)).map_err(|e| e.to_string())?;

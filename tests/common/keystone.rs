@@ -1,0 +1,123 @@
+//! The real Keystone of `../shared/keystone-real`, for the keystone auth
+//! mode tests: its fixtures, its scripts, and a few calls made with curl.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+pub fn home() -> PathBuf {
+    std::env::var_os("KEYSTONE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp/keystone-real"))
+}
+
+pub fn scripts() -> PathBuf {
+    std::env::var_os("KEYSTONE_SCRIPTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/keystone-real")
+        })
+}
+
+/// `fixtures.env` of the running Keystone. `None` (the test is skipped)
+/// only when Keystone is not set up and `IMAGE_TAGS_KEYSTONE` is not
+/// `required`; `tests/run` and CI set it, so there these tests always run.
+pub fn fixtures() -> Option<HashMap<String, String>> {
+    let path = home().join("fixtures.env");
+    let running = Command::new("curl")
+        .args(["-sf", "-o", "/dev/null", "http://127.0.0.1:5000/v3"])
+        .status()
+        .is_ok_and(|s| s.success());
+    match std::fs::read_to_string(&path) {
+        Ok(text) if running => Some(
+            text.lines()
+                .filter(|l| !l.starts_with('#'))
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ),
+        _ if std::env::var("IMAGE_TAGS_KEYSTONE").as_deref() == Ok("required") => {
+            panic!("Keystone is not running with {path:?}: start ../shared/keystone-real/start.sh")
+        }
+        _ => {
+            eprintln!("SKIPPED: Keystone is not running ({path:?}); tests/run starts it");
+            None
+        }
+    }
+}
+
+/// Run one of keystone-real's scripts with extra environment.
+pub fn script(name: &str, env: &[(&str, &str)]) {
+    let status = Command::new("bash")
+        .arg(scripts().join(name))
+        .envs(env.iter().copied())
+        .env("KEYSTONE_HOME", home())
+        .status()
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert!(status.success(), "{name} failed: {status}");
+}
+
+/// A fresh project-scoped token by password, as a client would get one.
+pub fn password_token(f: &HashMap<String, String>, user: &str, project_id: &str) -> String {
+    let body = serde_json::json!({"auth": {
+        "identity": {"methods": ["password"], "password": {"user": {
+            "name": f[&format!("{user}_USER")], "domain": {"id": "default"},
+            "password": f[&format!("{user}_PASSWORD")]}}},
+        "scope": {"project": {"id": project_id}}}});
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "-H",
+            "content-type: application/json",
+        ])
+        .args([
+            "-d",
+            &body.to_string(),
+            "http://127.0.0.1:5000/v3/auth/tokens",
+        ])
+        .output()
+        .expect("curl runs");
+    let headers = String::from_utf8_lossy(&out.stdout);
+    headers
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("x-subject-token")
+                .then(|| v.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no token in Keystone's answer: {headers}"))
+}
+
+/// Revoke `token` with the admin token.
+pub fn revoke(f: &HashMap<String, String>, token: &str) {
+    let status = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "DELETE",
+        ])
+        .args(["-H", &format!("x-auth-token: {}", f["ADMIN_TOKEN"])])
+        .args(["-H", &format!("x-subject-token: {token}")])
+        .arg("http://127.0.0.1:5000/v3/auth/tokens")
+        .output()
+        .expect("curl runs");
+    assert_eq!(String::from_utf8_lossy(&status.stdout), "204");
+}
+
+/// How many token validations image-tags has sent Keystone so far, from
+/// Keystone's own access log (our requests carry `User-Agent: image-tags`).
+pub fn validations_seen() -> usize {
+    std::fs::read_to_string(home().join("keystone.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("GET /v3/auth/tokens") && l.contains("\"image-tags\""))
+        .count()
+}

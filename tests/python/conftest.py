@@ -1,0 +1,291 @@
+"""Fixtures for the real-client compatibility tests of image-tags.
+
+The compiled component (target/wasm32-wasip2/release/image_tags.wasm) is
+served by the wasmtime test host binary (tests/host), started here on free
+127.0.0.1 ports:
+
+* ``host``         auth_mode=tokens, default quota (128)
+* ``quota_host``   auth_mode=tokens, image_tag_quota=QUOTA_SMALL
+* ``headers_host`` auth_mode=headers, image_tag_quota=DIFF_QUOTA (differential)
+* ``glance``       the real Glance oracle (../shared/glance-oracle) with the same
+                   quota, in a private home on a free port (the shared instance
+                   on :9292 is left alone)
+
+Environment knobs:
+  IMAGE_TAGS_HOST_BIN        host binary (default: newest of target/{release,debug}/image-tags-host)
+  IMAGE_TAGS_WASM            component (default target/wasm32-wasip2/release/image_tags.wasm)
+  IMAGE_TAGS_KV              sqlite (default) or redis: the host's key-value behaviour
+  IMAGE_TAGS_HOST_CACHE_DIR  compiled-component cache (default /tmp/image-tags-pytest-cwasm)
+  GLANCE_ORACLE_HOME         installed oracle (default /tmp/glance-oracle; run setup.sh once)
+  GLANCE_ORACLE_SCRIPTS      its scripts (default $IMAGE_TAGS_SHARED/glance-oracle, else ../shared beside the repo)
+  IMAGE_TAGS_REQUIRE_ORACLE  =1: fail instead of skipping when the oracle is not installed
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = Path(os.environ.get("IMAGE_TAGS_SHARED", REPO.parent / "shared"))
+ORACLE_SCRIPTS = Path(os.environ.get("GLANCE_ORACLE_SCRIPTS", SHARED / "glance-oracle"))
+WASM = Path(os.environ.get("IMAGE_TAGS_WASM", REPO / "target/wasm32-wasip2/release/image_tags.wasm"))
+BUILD_WASM = "cargo build --target wasm32-wasip2 --release -p image-tags"
+BUILD_HOST = "cargo build -p image-tags-host"
+
+# token -> (project, roles)
+TOKENS = {
+    "admin-token": ("admin-proj", "admin+member+reader"),
+    "alice-token": ("proj-a", "member+reader"),
+    "rita-token": ("proj-a", "reader"),
+    "bob-token": ("proj-b", "member+reader"),
+}
+ADMIN, ALICE, RITA, BOB = "admin-token", "alice-token", "rita-token", "bob-token"
+QUOTA_SMALL = 3  # quota_host
+DIFF_QUOTA = 8  # headers_host and the Glance oracle
+START_TIMEOUT = 300  # first start compiles the component (~45 s with a debug host)
+
+
+# host logs and the oracle's home; kept (and named) when a test fails
+_LOGDIR = tempfile.mkdtemp(prefix="image-tags-pytest-")
+
+# ----- per-test timeout (no pytest-timeout in the pinned set) --------------------
+
+
+def pytest_addoption(parser):
+    parser.addini("image_tags_timeout", "seconds one test's call phase may take (0: off)", default="60")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    seconds = int(item.config.getini("image_tags_timeout") or 0)
+    marker = item.get_closest_marker("timeout")
+    if marker:
+        seconds = int(marker.args[0])
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        return (yield)
+
+    def expire(signum, frame):
+        raise TimeoutError(f"test took longer than {seconds} s (image_tags_timeout)")
+
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        return (yield)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "timeout(seconds): override image_tags_timeout for one test")
+
+
+# ----- the host ----------------------------------------------------------------
+
+
+def host_bin():
+    env = os.environ.get("IMAGE_TAGS_HOST_BIN")
+    if env:
+        return Path(env)
+    found = [p for p in (REPO / "target/release/image-tags-host", REPO / "target/debug/image-tags-host") if p.exists()]
+    return max(found, key=lambda p: p.stat().st_mtime) if found else REPO / "target/debug/image-tags-host"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Host:
+    """One image-tags-host process serving the component."""
+
+    def __init__(self, name, logdir, variables):
+        binary = host_bin()
+        if not WASM.exists():
+            pytest.fail(f"{WASM} is missing: build it with `{BUILD_WASM}` (in {REPO})", pytrace=False)
+        if not binary.exists():
+            pytest.fail(
+                f"{binary} is missing: build it with `{BUILD_HOST}` (in {REPO}), or set IMAGE_TAGS_HOST_BIN",
+                pytrace=False,
+            )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SPIN_VARIABLE_")}
+        env.setdefault("IMAGE_TAGS_HOST_CACHE_DIR", "/tmp/image-tags-pytest-cwasm")
+        for key, value in variables.items():
+            env["SPIN_VARIABLE_" + key.upper()] = str(value)
+        self.name = name
+        self.log = Path(logdir) / f"host-{name}.log"
+        self._logf = open(self.log, "wb")
+        cmd = [str(binary), "--listen", "127.0.0.1:0", "--manifest", str(REPO / "spin.toml"),
+               "--wasm", str(WASM), "--kv", os.environ.get("IMAGE_TAGS_KV", "sqlite")]
+        self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=self._logf)
+        line = self._first_line(START_TIMEOUT)
+        if not line.startswith("listening on "):
+            self.stop()
+            pytest.fail(f"host {name} did not start (first line {line!r}); log {self.log}:\n"
+                        + self.log.read_text(errors="replace")[-3000:], pytrace=False)
+        self.url = line.split("listening on ", 1)[1].strip()
+
+    def _first_line(self, timeout):
+        out = []
+        reader = threading.Thread(target=lambda: out.append(self.proc.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(timeout)
+        return out[0].decode(errors="replace") if out else f"<nothing within {timeout} s>"
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._logf.close()
+
+
+def tokens_variable():
+    return ",".join(f"{t}:{p}:{r}" for t, (p, r) in TOKENS.items())
+
+
+@pytest.fixture(scope="session")
+def logdir():
+    return _LOGDIR
+
+
+@pytest.fixture(scope="session")
+def _first_host(logdir):
+    # Started first and on its own: it compiles (and caches) the component, so
+    # the other hosts load the cached code in milliseconds.
+    h = Host("tokens", logdir, {"auth_mode": "tokens", "auth_tokens": tokens_variable()})
+    yield h
+    h.stop()
+
+
+@pytest.fixture(scope="session")
+def host(_first_host):
+    """Base URL of image-tags in tokens mode with the default quota."""
+    return _first_host.url
+
+
+@pytest.fixture(scope="session")
+def quota_host(_first_host, logdir):
+    h = Host("tokens-quota", logdir, {"auth_mode": "tokens", "auth_tokens": tokens_variable(),
+                                      "image_tag_quota": QUOTA_SMALL})
+    yield h.url
+    h.stop()
+
+
+@pytest.fixture(scope="session")
+def headers_host(_first_host, logdir):
+    h = Host("headers", logdir, {"auth_mode": "headers", "image_tag_quota": DIFF_QUOTA})
+    yield h.url
+    h.stop()
+
+
+# ----- the Glance oracle ---------------------------------------------------------
+
+
+class Oracle:
+    """Real Glance 33 in a private home (venv linked from the installed oracle) on a free port."""
+
+    def __init__(self):
+        self.installed = Path(os.environ.get("GLANCE_ORACLE_HOME", "/tmp/glance-oracle"))
+        self.url = self.error = self.env = None
+        self.thread = None
+
+    def available(self):
+        return (self.installed / "venv/bin/uwsgi").exists() and (self.installed / "glance-api-paste.ini").exists()
+
+    def start_in_background(self, parent):
+        self.thread = threading.Thread(target=self._start, args=(parent,), daemon=True)
+        self.thread.start()
+
+    def _start(self, parent):
+        try:
+            home = Path(tempfile.mkdtemp(prefix="glance-oracle-", dir=parent))
+            (home / "venv").symlink_to((self.installed / "venv").resolve())
+            paste = (self.installed / "glance-api-paste.ini").read_text().replace(str(self.installed), str(home))
+            (home / "glance-api-paste.ini").write_text(paste)
+            port = free_port()
+            self.env = dict(os.environ, GLANCE_ORACLE_HOME=str(home), GLANCE_PORT=str(port),
+                            GLANCE_TAG_QUOTA=str(DIFF_QUOTA), GLANCE_FLAVOR="noauth-headers")
+            self.env.pop("GLANCE_KEEP_DB", None)
+            r = subprocess.run(["bash", str(ORACLE_SCRIPTS / "start.sh")], env=self.env, capture_output=True,
+                               text=True, timeout=150)
+            if r.returncode != 0:
+                self.error = f"Glance oracle did not start: {r.stdout}{r.stderr}"
+            else:
+                self.url = f"http://127.0.0.1:{port}"
+        except Exception as e:  # reported by the fixture
+            self.error = f"Glance oracle did not start: {e!r}"
+
+    def stop(self):
+        if self.thread:
+            self.thread.join()
+        if self.env:
+            subprocess.run(["bash", str(ORACLE_SCRIPTS / "stop.sh")], env=self.env, capture_output=True, timeout=60)
+
+
+_ORACLE = Oracle()
+
+
+def pytest_collection_modifyitems(session, config, items):
+    # Glance takes ~10 s to start: the tests that use it run last, and it
+    # starts in the background while the others run.
+    uses_oracle = [i for i in items if "glance" in getattr(i, "fixturenames", ())]
+    items[:] = [i for i in items if i not in uses_oracle] + uses_oracle
+    if uses_oracle and _ORACLE.available() and not config.option.collectonly:
+        _ORACLE.start_in_background(_LOGDIR)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _ORACLE.stop()
+    if session.testsfailed and any(Path(_LOGDIR).iterdir()):
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter:
+            reporter.write_line(f"image-tags host and Glance oracle logs kept in {_LOGDIR}")
+    else:
+        shutil.rmtree(_LOGDIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def glance():
+    """Base URL of a real Glance 33 (headers identity, quota DIFF_QUOTA), private to this session."""
+    if not _ORACLE.available():
+        msg = f"Glance oracle not installed in {_ORACLE.installed}: run {ORACLE_SCRIPTS}/setup.sh"
+        if os.environ.get("IMAGE_TAGS_REQUIRE_ORACLE") == "1":
+            pytest.fail(msg, pytrace=False)
+        pytest.skip(msg)
+    if _ORACLE.thread is None:
+        _ORACLE.start_in_background(_LOGDIR)
+    _ORACLE.thread.join()
+    if _ORACLE.error:
+        pytest.fail(_ORACLE.error, pytrace=False)
+    return _ORACLE.url
+
+
+# ----- small helpers -------------------------------------------------------------
+
+
+@pytest.fixture
+def unique():
+    """A short unique suffix for names and tags."""
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def cli_env(tmp_path):
+    """Environment for CLI runs: a fresh HOME (glance caches schemas there) and no OS_* leaking in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    env["HOME"] = str(tmp_path)
+    return env
