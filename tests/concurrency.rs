@@ -111,3 +111,83 @@ async fn racing_add_and_remove_leave_index_and_record_agreeing() {
         }
     }
 }
+
+/// Issue 5's stress run: 50 writers, several rounds of adding and removing
+/// their own tags on shared images and creating and deleting their own
+/// images. The end state must equal a serial replay of the acknowledged
+/// operations (writers touch disjoint tags, so the replay is per writer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_writers_for_several_rounds_match_a_serial_replay() {
+    const WRITERS: usize = 50;
+    const ROUNDS: usize = 4;
+    const SHARED: usize = 5;
+    for mode in MODES {
+        let c = host_with(mode, &[]).await;
+        let mut shared = vec![];
+        for s in 0..SHARED {
+            shared.push(c.create_named(ALICE, &format!("shared{s}")).await);
+        }
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let (c, shared) = (c.clone(), shared.clone());
+                tokio::spawn(async move {
+                    // The writer's own serial replay: what its acknowledged calls leave.
+                    let target = &shared[w % SHARED];
+                    let mut tags: BTreeSet<String> = BTreeSet::new();
+                    let mut own: Option<String> = None;
+                    for r in 0..ROUNDS {
+                        let tag = format!("w{w}r{r}");
+                        let s = c.put_tag(ALICE, target, &tag).await.status;
+                        assert_eq!(s, 204, "{mode:?} put {tag}");
+                        tags.insert(tag);
+                        if r > 0 {
+                            let old = format!("w{w}r{}", r - 1);
+                            assert_eq!(c.delete_tag(ALICE, target, &old).await.status, 204);
+                            tags.remove(&old);
+                        }
+                        let body = serde_json::json!({"name": format!("own{w}"), "tags": [format!("own{w}")]});
+                        let r = c.call("POST", "/v2/images", ALICE, body.to_string().as_bytes()).await;
+                        assert_eq!(r.status, 201, "{mode:?} create");
+                        let new = r.json().unwrap()["id"].as_str().unwrap().to_string();
+                        if let Some(prev) = own.replace(new) {
+                            let d = c.call("DELETE", &format!("/v2/images/{prev}"), ALICE, b"").await;
+                            assert_eq!(d.status, 204, "{mode:?} delete image");
+                        }
+                    }
+                    (w, tags, own)
+                })
+            })
+            .collect();
+        let mut want: Vec<BTreeSet<String>> = vec![BTreeSet::new(); SHARED];
+        let mut owns = vec![];
+        for t in writers {
+            let (w, tags, own) = t.await.unwrap();
+            want[w % SHARED].extend(tags);
+            owns.push((w, own.unwrap()));
+        }
+        for (s, id) in shared.iter().enumerate() {
+            let got: BTreeSet<String> = c.tags(ALICE, id).await.into_iter().collect();
+            assert_eq!(got, want[s], "{mode:?} shared{s}");
+        }
+        for (w, id) in owns {
+            let listed = c.list(ALICE, &format!("?tag=own{w}")).await;
+            let ids: Vec<&str> = listed["images"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                ids,
+                vec![id.as_str()],
+                "{mode:?} writer {w}: only its last image is live"
+            );
+        }
+        let all = c.list(ALICE, "?limit=1000").await;
+        assert_eq!(
+            all["images"].as_array().unwrap().len(),
+            SHARED + WRITERS,
+            "{mode:?}"
+        );
+    }
+}
