@@ -2,6 +2,8 @@
 //! wasmtime test host, with the real `spin.toml`.
 #![allow(dead_code)]
 
+pub mod keystone;
+
 use image_tags_host::{KvMode, Response, TestHost};
 use serde_json::{json, Value};
 
