@@ -359,3 +359,22 @@ async fn auth_modes_and_misconfiguration() {
         "keystone_url",
     );
 }
+
+/// SPEC section 6: listing by tag reads the matches, not the store.
+#[tokio::test]
+async fn listing_by_tag_reads_only_the_matching_images() {
+    let c = host().await;
+    for n in 0..200 {
+        c.create(ALICE, json!({"name": format!("other{n}"), "tags": ["common"]})).await;
+    }
+    for n in 0..5 {
+        c.create(ALICE, json!({"name": format!("match{n}"), "tags": ["rare", "common"]})).await;
+    }
+    let kv = c.host.kv();
+    kv.reset_counts();
+    let list = c.list(ALICE, "?tag=rare&tag=common&limit=100").await;
+    assert_eq!(list["images"].as_array().unwrap().len(), 5);
+    assert_eq!(kv.calls(image_tags_host::KvOp::ListKeys), 0, "no key scan");
+    // 5 index slots + 5 records (the shortest tag's log is read).
+    assert!(kv.values_read() <= 10, "read {} values", kv.values_read());
+}
