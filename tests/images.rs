@@ -365,10 +365,18 @@ async fn auth_modes_and_misconfiguration() {
 async fn listing_by_tag_reads_only_the_matching_images() {
     let c = host().await;
     for n in 0..200 {
-        c.create(ALICE, json!({"name": format!("other{n}"), "tags": ["common"]})).await;
+        c.create(
+            ALICE,
+            json!({"name": format!("other{n}"), "tags": ["common"]}),
+        )
+        .await;
     }
     for n in 0..5 {
-        c.create(ALICE, json!({"name": format!("match{n}"), "tags": ["rare", "common"]})).await;
+        c.create(
+            ALICE,
+            json!({"name": format!("match{n}"), "tags": ["rare", "common"]}),
+        )
+        .await;
     }
     let kv = c.host.kv();
     kv.reset_counts();
