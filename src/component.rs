@@ -15,7 +15,7 @@ wit_bindgen::generate!({
     generate_all,
 });
 
-use wasi::keyvalue::{atomics, batch, store};
+use self::wasi::keyvalue::{atomics, batch, store};
 
 fn store_error(e: store::Error) -> StoreError {
     StoreError(match e {
@@ -81,6 +81,35 @@ impl KvStore for SpinKv {
     }
 }
 
+/// A Keystone that accepts the connection and never answers must not hold
+/// the request forever: past this, the validation is a 503.
+const KEYSTONE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `fut`, or `None` once `timeout` has passed, on Spin's executor.
+async fn with_timeout<F: std::future::Future>(
+    fut: F,
+    timeout: std::time::Duration,
+) -> Option<F::Output> {
+    use std::task::Poll;
+    use ::wasi::clocks::monotonic_clock;
+    let deadline = monotonic_clock::now().saturating_add(timeout.as_nanos() as u64);
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        if monotonic_clock::now() >= deadline {
+            return Poll::Ready(None);
+        }
+        spin_executor::push_waker(
+            monotonic_clock::subscribe_instant(deadline),
+            cx.waker().clone(),
+        );
+        Poll::Pending
+    })
+    .await
+}
+
 /// Token validation through Spin's outbound HTTP (`allowed_outbound_hosts`).
 struct SpinKeystone;
 
@@ -94,8 +123,13 @@ impl TokenValidator for SpinKeystone {
             .header("accept", "application/json")
             .header("user-agent", "image-tags")
             .build();
-        let response: spin_sdk::http::Response =
-            spin_sdk::http::run(spin_sdk::http::send(request)).map_err(|e| e.to_string())?;
+        let sent = spin_sdk::http::run(with_timeout(
+            spin_sdk::http::send::<_, spin_sdk::http::Response>(request),
+            KEYSTONE_TIMEOUT,
+        ));
+        let response = sent
+            .ok_or_else(|| format!("no answer within {KEYSTONE_TIMEOUT:?}"))?
+            .map_err(|e| e.to_string())?;
         Ok((*response.status(), response.into_body()))
     }
 }

@@ -286,3 +286,62 @@ async fn garbage_input_is_never_a_server_error() {
         }
     }
 }
+
+/// Keystone refusing connections, or accepting and never answering: 503
+/// with Retry-After, in bounded time. (A listener on loopback stands in for
+/// the broken Keystone; the working one is tested in tests/keystone.rs.)
+#[tokio::test]
+async fn an_identity_provider_that_refuses_or_hangs_is_503() {
+    // A port nobody listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let refused = closed.local_addr().unwrap();
+    drop(closed);
+    // A listener that accepts and never answers.
+    let hang = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hung = hang.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = vec![];
+        while let Ok((sock, _)) = hang.accept().await {
+            held.push(sock);
+        }
+    });
+    for addr in [refused, hung] {
+        let origin = format!("http://{addr}");
+        let c = host_with(
+            MODES[0],
+            &[
+                ("auth_mode", "keystone"),
+                ("keystone_url", &format!("{origin}/v3")),
+                ("keystone_origin", &origin),
+            ],
+        )
+        .await;
+        let started = std::time::Instant::now();
+        let r = c.call("GET", "/v2/images", "some-token", b"").await;
+        assert_503(&r, &origin);
+        assert!(
+            started.elapsed().as_secs() < 10,
+            "{origin}: {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+/// Spin refuses outbound requests to hosts the manifest does not allow; the
+/// component turns that into a 503 too (an operator's misconfiguration of
+/// `keystone_origin` shows in the log line).
+#[tokio::test]
+async fn a_keystone_outside_allowed_outbound_hosts_is_refused_by_the_host() {
+    let c = host_with(
+        MODES[0],
+        &[
+            ("auth_mode", "keystone"),
+            ("keystone_url", "http://127.0.0.1:1/v3"),
+            ("keystone_origin", "http://127.0.0.1:5000"),
+        ],
+    )
+    .await;
+    c.host.take_logs();
+    assert_503(&c.call("GET", "/v2/images", "t", b"").await, "denied");
+    assert!(c.host.take_logs().contains("Keystone unreachable"));
+}
