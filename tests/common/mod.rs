@@ -1,6 +1,7 @@
 //! Shared setup for the integration tests: the release `.wasm` served by the
 //! wasmtime test host, with the real `spin.toml`.
-#![allow(dead_code)]
+// Test helpers fail loudly: the crate-wide panic lints are for request handling.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 pub mod keystone;
 
