@@ -110,8 +110,8 @@ fn dispatch<S: KvStore, V: TokenValidator>(
         Route::RootVersions => Ok(Response::json(300, &discovery::versions(&req.base))),
         Route::Versions => Ok(Response::json(200, &discovery::versions(&req.base))),
         Route::Healthcheck => healthcheck(env),
-        Route::ImageSchema => Ok(Response::json(200, &schemas::image())),
-        Route::ImagesSchema => Ok(Response::json(200, &schemas::images())),
+        Route::ImageSchema => Ok(Response::json_text(200, schemas::image().into())),
+        Route::ImagesSchema => Ok(Response::json_text(200, schemas::images())),
         Route::ListImages => list_images(req, env, &who),
         Route::CreateImage => create_image(req, env, &who),
         Route::ShowImage { image_id } => show_image(env, &who, &decode_id(&image_id)),
@@ -191,7 +191,7 @@ fn add_tag<S: KvStore, V: TokenValidator>(
     let tag = tag::from_segment(raw_tag, true).map_err(|e| ApiError::BadRequest(e.message()))?;
     let quota = env.config.image_tag_quota.clone()?;
     let now = image::timestamp(env.now);
-    Repo::new(store(env)?).update(id, |img| {
+    Repo::new(store(env)?).update(id, &mut |img| {
         check_modify(who, img, id)?;
         if !img.has_tag(&tag) {
             image::check_tag_quota(id, img.tags.len() + 1, quota)?;
@@ -213,7 +213,7 @@ fn remove_tag<S: KvStore, V: TokenValidator>(
     no_body(req)?;
     let tag = tag::from_segment(raw_tag, false).map_err(|e| ApiError::BadRequest(e.message()))?;
     let now = image::timestamp(env.now);
-    Repo::new(store(env)?).update(id, |img| {
+    Repo::new(store(env)?).update(id, &mut |img| {
         check_modify(who, img, id)?;
         if !img.has_tag(&tag) {
             return Err(ApiError::resource_not_found());
@@ -242,7 +242,7 @@ fn delete_image<S: KvStore, V: TokenValidator>(
     id: &str,
 ) -> Result<Response, ApiError> {
     let now = image::timestamp(env.now);
-    Repo::new(store(env)?).update(id, |img| {
+    Repo::new(store(env)?).update(id, &mut |img| {
         if !policy::can_see(who, img) {
             return Err(ApiError::image_not_found(id));
         }
@@ -272,7 +272,7 @@ fn update_image<S: KvStore, V: TokenValidator>(
     let ops = patch::parse(req.header("content-type"), &req.body)?;
     let quota = env.config.image_tag_quota.clone()?;
     let now = image::timestamp(env.now);
-    let image = Repo::new(store(env)?).update(id, |img| {
+    let image = Repo::new(store(env)?).update(id, &mut |img| {
         check_modify(who, img, id)?;
         patch::apply(img, &ops, who, quota)?;
         img.updated_at = now.clone();

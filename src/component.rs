@@ -7,6 +7,11 @@ use crate::config::Config;
 use crate::http::{Request, Response};
 use crate::keystone::TokenValidator;
 use crate::store::{KvStore, StoreError, SwapError};
+use spin_sdk::http::conversions::TryIntoOutgoingRequest;
+use spin_sdk::http::{
+    Headers, IncomingRequest, IncomingResponse, Method, OutgoingRequest, OutgoingResponse,
+    ResponseOutparam, Scheme,
+};
 use spin_sdk::http_component;
 
 wit_bindgen::generate!({
@@ -90,8 +95,8 @@ async fn with_timeout<F: std::future::Future>(
     fut: F,
     timeout: std::time::Duration,
 ) -> Option<F::Output> {
-    use std::task::Poll;
     use ::wasi::clocks::monotonic_clock;
+    use std::task::Poll;
     let deadline = monotonic_clock::now().saturating_add(timeout.as_nanos() as u64);
     let mut fut = std::pin::pin!(fut);
     std::future::poll_fn(|cx| {
@@ -113,24 +118,73 @@ async fn with_timeout<F: std::future::Future>(
 /// Token validation through Spin's outbound HTTP (`allowed_outbound_hosts`).
 struct SpinKeystone;
 
+/// `GET url` as `spin_sdk::http::Request` would send it, without that type:
+/// it costs a `HashMap`, `http::Uri` parsing and Unicode case mapping.
+struct KeystoneGet<'a> {
+    url: &'a str,
+    token: &'a str,
+}
+
+impl KeystoneGet<'_> {
+    /// (https, authority, path and query) of the URL; no scheme means `http`.
+    fn parts(&self) -> (bool, &str, &str) {
+        let (https, rest) = match self.url.split_once("://") {
+            Some((scheme, rest)) => (scheme.eq_ignore_ascii_case("https"), rest),
+            None => (false, self.url),
+        };
+        let rest = rest.split('#').next().unwrap_or_default();
+        let end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, path_and_query) = rest.split_at(end);
+        (https, authority, path_and_query)
+    }
+}
+
+impl TryIntoOutgoingRequest for KeystoneGet<'_> {
+    type Error = String;
+
+    fn try_into_outgoing_request(self) -> Result<(OutgoingRequest, Option<Vec<u8>>), String> {
+        let headers: Vec<(String, Vec<u8>)> = vec![
+            ("x-auth-token".into(), self.token.into()),
+            ("x-subject-token".into(), self.token.into()),
+            ("accept".into(), b"application/json".to_vec()),
+            ("user-agent".into(), b"image-tags".to_vec()),
+        ];
+        let request =
+            OutgoingRequest::new(Headers::from_list(&headers).map_err(|e| e.to_string())?);
+        request
+            .set_method(&Method::Get)
+            .map_err(|()| "error setting method to GET".to_string())?;
+        let (https, authority, path_and_query) = self.parts();
+        let path_and_query = Some(path_and_query).filter(|p| !p.is_empty());
+        request
+            .set_path_with_query(path_and_query)
+            .map_err(|()| format!("error setting path to {}", path_and_query.unwrap_or("/")))?;
+        let scheme = if https { Scheme::Https } else { Scheme::Http };
+        request
+            .set_scheme(Some(&scheme))
+            .map_err(|()| "error setting scheme".to_string())?;
+        request
+            .set_authority(Some(authority))
+            .map_err(|()| format!("error setting authority to {authority}"))?;
+        // An empty body, written as `spin_sdk::http::Request` writes one.
+        Ok((request, Some(Vec::new())))
+    }
+}
+
 impl TokenValidator for SpinKeystone {
     fn validate(&self, url: &str, token: &str) -> Result<(u16, Vec<u8>), String> {
-        let request = spin_sdk::http::Request::builder()
-            .method(spin_sdk::http::Method::Get)
-            .uri(url)
-            .header("x-auth-token", token)
-            .header("x-subject-token", token)
-            .header("accept", "application/json")
-            .header("user-agent", "image-tags")
-            .build();
         let sent = spin_sdk::http::run(with_timeout(
-            spin_sdk::http::send::<_, spin_sdk::http::Response>(request),
+            async {
+                let response: IncomingResponse = spin_sdk::http::send(KeystoneGet { url, token })
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let status = response.status();
+                let body = response.into_body().await.map_err(|e| e.to_string())?;
+                Ok((status, body))
+            },
             KEYSTONE_TIMEOUT,
         ));
-        let response = sent
-            .ok_or_else(|| format!("no answer within {KEYSTONE_TIMEOUT:?}"))?
-            .map_err(|e| e.to_string())?;
-        Ok((*response.status(), response.into_body()))
+        sent.ok_or_else(|| format!("no answer within {KEYSTONE_TIMEOUT:?}"))?
     }
 }
 
@@ -147,37 +201,91 @@ fn base_of(uri: &str, host: Option<&str>) -> String {
     format!("http://{}", host.unwrap_or("localhost"))
 }
 
-fn to_core(req: &spin_sdk::http::Request) -> Request {
-    let headers: Vec<(String, String)> = req
-        .headers()
-        .map(|(n, v)| {
-            (
-                n.to_ascii_lowercase(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+fn method_name(method: Method) -> String {
+    match method {
+        Method::Get => "GET",
+        Method::Head => "HEAD",
+        Method::Post => "POST",
+        Method::Put => "PUT",
+        Method::Delete => "DELETE",
+        Method::Connect => "CONNECT",
+        Method::Options => "OPTIONS",
+        Method::Trace => "TRACE",
+        Method::Patch => "PATCH",
+        Method::Other(other) => return other,
+    }
+    .to_string()
+}
+
+/// The core's request, read as `spin_sdk::http::Request` read it: header
+/// names lower-cased, one value per name (the last), path and query split
+/// off the URI.
+async fn to_core(req: IncomingRequest) -> Result<Request, String> {
+    let uri = req.uri();
+    let has_authority = req.scheme().is_some() && req.authority().is_some();
+    let path_with_query = req.path_with_query().unwrap_or_default();
+    let path_with_query = path_with_query.split('#').next().unwrap_or_default();
+    let (path, query) = path_with_query
+        .split_once('?')
+        .unwrap_or((path_with_query, ""));
+    let path = if path.is_empty() && has_authority {
+        "/"
+    } else {
+        path
+    };
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for (name, value) in req.headers().entries() {
+        let name = name.to_ascii_lowercase();
+        let value = String::from_utf8_lossy(&value).into_owned();
+        match headers.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => headers.push((name, value)),
+        }
+    }
     let host = headers
         .iter()
         .find(|(n, _)| n == "host")
         .map(|(_, v)| v.as_str());
-    Request {
-        method: req.method().to_string(),
-        path: req.path().to_string(),
-        query: req.query().to_string(),
-        base: base_of(req.uri(), host),
+    let base = base_of(&uri, host);
+    let (method, path, query) = (
+        method_name(req.method()),
+        path.to_string(),
+        query.to_string(),
+    );
+    let body = req.into_body().await.map_err(|e| e.to_debug_string())?;
+    Ok(Request {
+        method,
+        path,
+        query,
+        base,
         headers,
-        body: req.body().to_vec(),
-    }
+        body,
+    })
 }
 
-fn to_spin(resp: Response) -> spin_sdk::http::Response {
-    let mut builder = spin_sdk::http::Response::builder();
-    builder.status(resp.status);
+async fn send_response(response_out: ResponseOutparam, resp: Response) {
+    let mut headers: Vec<(String, Vec<u8>)> = Vec::new();
     for (name, value) in resp.headers {
-        builder.header(name, value);
+        let name = name.to_ascii_lowercase();
+        match headers.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value.into_bytes(),
+            None => headers.push((name, value.into_bytes())),
+        }
     }
-    builder.body(resp.body).build()
+    let headers = match Headers::from_list(&headers) {
+        Ok(headers) => headers,
+        Err(e) => return eprintln!("Could not convert response: {e}"),
+    };
+    let outgoing = OutgoingResponse::new(headers);
+    if outgoing.set_status_code(resp.status).is_err() {
+        return eprintln!(
+            "Could not convert response: error setting status code to {}",
+            resp.status
+        );
+    }
+    if let Err(e) = response_out.set_with_body(outgoing, resp.body).await {
+        eprintln!("Could not set `ResponseOutparam`: {e}");
+    }
 }
 
 /// One JSON line on stderr per request; Spin keeps it in the component log.
@@ -195,9 +303,21 @@ fn access_log(req: &Request, outcome: &app::Outcome, micros: u128) {
 }
 
 #[http_component]
-fn handle(req: spin_sdk::http::Request) -> spin_sdk::http::Response {
+async fn handle(req: IncomingRequest, response_out: ResponseOutparam) {
+    let req = match to_core(req).await {
+        Ok(req) => req,
+        Err(e) => {
+            // What spin-sdk answers when it cannot read a request body.
+            eprintln!("Handler returned an error: {e}");
+            let response = Response {
+                status: 500,
+                headers: Vec::new(),
+                body: e.into_bytes(),
+            };
+            return send_response(response_out, response).await;
+        }
+    };
     let started = std::time::Instant::now();
-    let req = to_core(&req);
     let config = Config::load(variable);
     let bucket = store::open(&config.kv_store)
         .map(SpinKv)
@@ -210,5 +330,5 @@ fn handle(req: spin_sdk::http::Request) -> spin_sdk::http::Response {
     };
     let outcome = app::handle(&req, &env);
     access_log(&req, &outcome, started.elapsed().as_micros());
-    to_spin(outcome.response)
+    send_response(response_out, outcome.response).await
 }

@@ -71,10 +71,15 @@ impl Response {
     }
 
     pub fn json(status: u16, value: &Value) -> Self {
+        Response::json_text(status, value.to_string())
+    }
+
+    /// A JSON body already serialized.
+    pub fn json_text(status: u16, text: String) -> Self {
         Response {
             status,
             headers: vec![("content-type".into(), "application/json".into())],
-            body: value.to_string().into_bytes(),
+            body: text.into_bytes(),
         }
     }
 

@@ -1,10 +1,11 @@
 //! The image record tags hang on: what is stored, how it is shown, and the
 //! validation Glance applies to its fields.
 
+use crate::fields;
 use crate::http::ApiError;
 use crate::tag;
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 pub const VISIBILITIES: &[&str] = &["public", "community", "shared", "private"];
@@ -43,7 +44,8 @@ const MAX_PROPERTY_VALUE_BYTES: usize = 65535;
 /// Write nonces kept on a record; see `repo::update`.
 pub const KEPT_WRITES: usize = 32;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 pub struct Image {
     pub id: String,
     pub name: Option<String>,
@@ -76,9 +78,7 @@ pub struct Image {
 
 /// RFC 3339, UTC, whole seconds, `Z`: Glance's format, which also sorts as text.
 pub fn timestamp(unix_seconds: i64) -> String {
-    chrono::DateTime::from_timestamp(unix_seconds, 0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    crate::rfc3339::format(unix_seconds)
 }
 
 pub fn now_seconds() -> i64 {
@@ -112,38 +112,70 @@ impl Image {
         }
     }
 
+    /// A stored record, read as `#[derive(Deserialize)]` would (see `fields`).
+    pub fn from_record(v: &Value) -> Result<Image, String> {
+        let m = fields::object(v, "struct Image")?;
+        Ok(Image {
+            id: fields::string(m, "id")?,
+            name: fields::opt_string(m, "name")?,
+            status: fields::string(m, "status")?,
+            visibility: fields::string(m, "visibility")?,
+            owner: fields::opt_string(m, "owner")?,
+            protected: fields::bool(m, "protected", true)?,
+            tags: fields::strings(m, "tags", true)?,
+            created_at: fields::string(m, "created_at")?,
+            updated_at: fields::string(m, "updated_at")?,
+            container_format: fields::opt_string(m, "container_format")?,
+            disk_format: fields::opt_string(m, "disk_format")?,
+            min_disk: fields::u64(m, "min_disk")?,
+            min_ram: fields::u64(m, "min_ram")?,
+            os_hidden: fields::bool(m, "os_hidden", false)?,
+            extra: fields::string_map(m, "extra")?,
+            deleted: fields::bool(m, "deleted", false)?,
+            writes: fields::strings(m, "writes", false)?,
+        })
+    }
+
     /// Glance's JSON view of the image.
     pub fn to_json(&self) -> Value {
-        let mut v = json!({
-            "id": self.id,
-            "name": self.name,
-            "status": self.status,
-            "visibility": self.visibility,
-            "owner": self.owner,
-            "protected": self.protected,
-            "tags": self.tags,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-            "container_format": self.container_format,
-            "disk_format": self.disk_format,
-            "min_disk": self.min_disk,
-            "min_ram": self.min_ram,
-            "size": null,
-            "virtual_size": null,
-            "checksum": null,
-            "os_hash_algo": null,
-            "os_hash_value": null,
-            "os_hidden": self.os_hidden,
-            "self": format!("/v2/images/{}", self.id),
-            "file": format!("/v2/images/{}/file", self.id),
-            "schema": "/v2/schemas/image",
-        });
-        if let Some(map) = v.as_object_mut() {
-            for (k, val) in &self.extra {
-                map.insert(k.clone(), Value::String(val.clone()));
-            }
+        // Built field by field: `json!` serializes each field through
+        // serde, one instantiation per type.
+        let text = |s: &str| Value::String(s.to_string());
+        let opt = |s: &Option<String>| s.as_deref().map_or(Value::Null, text);
+        let mut map = Map::new();
+        for (k, v) in [
+            ("id", text(&self.id)),
+            ("name", opt(&self.name)),
+            ("status", text(&self.status)),
+            ("visibility", text(&self.visibility)),
+            ("owner", opt(&self.owner)),
+            ("protected", Value::Bool(self.protected)),
+            ("tags", self.tags.iter().map(|t| text(t)).collect()),
+            ("created_at", text(&self.created_at)),
+            ("updated_at", text(&self.updated_at)),
+            ("container_format", opt(&self.container_format)),
+            ("disk_format", opt(&self.disk_format)),
+            ("min_disk", Value::from(self.min_disk)),
+            ("min_ram", Value::from(self.min_ram)),
+            ("size", Value::Null),
+            ("virtual_size", Value::Null),
+            ("checksum", Value::Null),
+            ("os_hash_algo", Value::Null),
+            ("os_hash_value", Value::Null),
+            ("os_hidden", Value::Bool(self.os_hidden)),
+            ("self", Value::String(format!("/v2/images/{}", self.id))),
+            (
+                "file",
+                Value::String(format!("/v2/images/{}/file", self.id)),
+            ),
+            ("schema", text("/v2/schemas/image")),
+        ] {
+            map.insert(k.to_string(), v);
         }
-        v
+        for (k, val) in &self.extra {
+            map.insert(k.clone(), Value::String(val.clone()));
+        }
+        Value::Object(map)
     }
 
     /// The value of a property by its JSON name, for filters and sorting.
@@ -342,6 +374,61 @@ pub fn apply_create_body(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    /// `to_json` as first written with `json!`.
+    fn view_with_json_macro(img: &Image) -> Value {
+        let mut v = json!({
+            "id": img.id,
+            "name": img.name,
+            "status": img.status,
+            "visibility": img.visibility,
+            "owner": img.owner,
+            "protected": img.protected,
+            "tags": img.tags,
+            "created_at": img.created_at,
+            "updated_at": img.updated_at,
+            "container_format": img.container_format,
+            "disk_format": img.disk_format,
+            "min_disk": img.min_disk,
+            "min_ram": img.min_ram,
+            "size": null,
+            "virtual_size": null,
+            "checksum": null,
+            "os_hash_algo": null,
+            "os_hash_value": null,
+            "os_hidden": img.os_hidden,
+            "self": format!("/v2/images/{}", img.id),
+            "file": format!("/v2/images/{}/file", img.id),
+            "schema": "/v2/schemas/image",
+        });
+        if let Some(map) = v.as_object_mut() {
+            for (k, val) in &img.extra {
+                map.insert(k.clone(), Value::String(val.clone()));
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn view_is_what_json_macro_built() {
+        let mut img = Image::new("abc".into(), "p".into(), 0);
+        assert_eq!(
+            img.to_json().to_string(),
+            view_with_json_macro(&img).to_string()
+        );
+        img.name = Some("n".into());
+        img.owner = None;
+        img.tags = vec!["a".into(), "b".into()];
+        img.min_disk = 7;
+        img.protected = true;
+        img.extra.insert("name".into(), "shadow".into());
+        img.extra.insert("zz".into(), "x".into());
+        assert_eq!(
+            img.to_json().to_string(),
+            view_with_json_macro(&img).to_string()
+        );
+    }
 
     #[test]
     fn view_has_glance_fields() {
@@ -391,5 +478,62 @@ mod tests {
         let stored = serde_json::to_vec(&img).unwrap();
         let back: Image = serde_json::from_slice(&stored).unwrap();
         assert_eq!(back, img);
+        let back = fields::parse(&stored, Image::from_record).unwrap();
+        assert_eq!(back, img);
+    }
+
+    /// `from_record` accepts and rejects what the derived `Deserialize` does.
+    #[test]
+    fn records_are_read_as_serde_would() {
+        let full = r#""id":"i","name":null,"status":"queued","visibility":"shared","owner":"p","protected":false,"tags":["a"],"created_at":"c","updated_at":"u","container_format":"bare","disk_format":null,"min_disk":0,"min_ram":5"#;
+        let mut cases: Vec<String> = vec![
+            format!("{{{full}}}"),
+            format!("{{{full},\"os_hidden\":true,\"extra\":{{\"k\":\"v\"}},\"deleted\":true,\"writes\":[\"n\"],\"other\":[1]}}"),
+            "[]".into(),
+            "null".into(),
+            "5".into(),
+            "{".into(),
+        ];
+        for (key, bad) in [
+            ("os_hidden", "null"),
+            ("extra", "null"),
+            ("extra", r#"{"k":1}"#),
+            ("extra", "[]"),
+            ("deleted", "1"),
+            ("writes", "null"),
+            ("writes", "[1]"),
+        ] {
+            cases.push(format!("{{{full},\"{key}\":{bad}}}"));
+        }
+        let fields: Vec<&str> = full.split(',').collect();
+        for skip in 0..fields.len() {
+            let mut kept = fields.clone();
+            kept.remove(skip);
+            cases.push(format!("{{{}}}", kept.join(",")));
+            for bad in [
+                "null",
+                "1",
+                "-1",
+                "1.5",
+                "\"s\"",
+                "true",
+                "[]",
+                "{}",
+                "18446744073709551615",
+            ] {
+                let mut changed = fields.clone();
+                let key = changed[skip].split(':').next().unwrap().to_string();
+                changed[skip] = Box::leak(format!("{key}:{bad}").into_boxed_str());
+                cases.push(format!("{{{}}}", changed.join(",")));
+            }
+        }
+        let parsed = |case: &String| serde_json::from_str::<Image>(case).is_ok();
+        assert!(parsed(&cases[0]) && parsed(&cases[1]));
+        assert!(cases.iter().filter(|c| parsed(c)).count() > 10);
+        for case in cases {
+            let derived = serde_json::from_str::<Image>(&case).ok();
+            let ours = fields::parse(case.as_bytes(), Image::from_record).ok();
+            assert_eq!(ours, derived, "{case}");
+        }
     }
 }

@@ -4,10 +4,13 @@
 use sha2::{Digest, Sha256};
 
 pub fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let mut out = String::with_capacity(64);
+    for b in Sha256::digest(text.as_bytes()) {
+        for nibble in [b >> 4, b & 15] {
+            out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+        }
+    }
+    out
 }
 
 /// The image record: the source of truth.
@@ -49,6 +52,10 @@ mod tests {
 
     #[test]
     fn keys_hide_tokens_and_tags() {
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         assert!(!token("secret").contains("secret"));
         assert_eq!(tag_len("x").len(), "tag:".len() + 64 + ":n".len());
         assert!(is_image_id("6f1c1f3e-4b0e-4b8a-9a57-2f1e0d9c3b11"));

@@ -2,11 +2,13 @@
 //! (the token validating itself, which Keystone's default policy allows).
 //! Answers are cached in the store under a hash of the token.
 
+use crate::fields::{self, Fields};
 use crate::http::ApiError;
 use crate::identity::Identity;
 use crate::keys;
 use crate::store::KvStore;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_json::Value;
 
 /// The one outbound call: `GET url` with `X-Auth-Token` and
 /// `X-Subject-Token` both set to `token`. `Err` when Keystone could not be
@@ -15,7 +17,8 @@ pub trait TokenValidator {
     fn validate(&self, url: &str, token: &str) -> Result<(u16, Vec<u8>), String>;
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 struct CachedToken {
     project: Option<String>,
     roles: Vec<String>,
@@ -24,28 +27,79 @@ struct CachedToken {
     cached_until: i64,
 }
 
-#[derive(Deserialize)]
+/// The parts of Keystone's answer we read, as serde would read these types
+/// (`fields` reads them; the derive is kept for the tests that compare).
+#[cfg_attr(test, derive(serde::Deserialize, Debug, PartialEq))]
 struct TokenBody {
     token: Token,
 }
 
-#[derive(Deserialize)]
+#[cfg_attr(test, derive(serde::Deserialize, Debug, PartialEq))]
 struct Token {
     expires_at: String,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     project: Option<Named>,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     roles: Vec<Named>,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     user: Option<Named>,
 }
 
-#[derive(Deserialize)]
+#[cfg_attr(test, derive(serde::Deserialize, Debug, PartialEq))]
 struct Named {
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     id: Option<String>,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     name: Option<String>,
+}
+
+impl CachedToken {
+    fn read(v: &Value) -> Result<CachedToken, String> {
+        let m = fields::object(v, "struct CachedToken")?;
+        Ok(CachedToken {
+            project: fields::opt_string(m, "project")?,
+            roles: fields::strings(m, "roles", true)?,
+            user: fields::opt_string(m, "user")?,
+            expires_at: fields::i64(m, "expires_at")?,
+            cached_until: fields::i64(m, "cached_until")?,
+        })
+    }
+}
+
+impl TokenBody {
+    fn read(v: &Value) -> Result<TokenBody, String> {
+        let m = fields::object(v, "struct TokenBody")?;
+        let token = m.get("token").ok_or("missing field `token`")?;
+        let t = fields::object(token, "struct Token")?;
+        Ok(TokenBody {
+            token: Token {
+                expires_at: fields::string(t, "expires_at")?,
+                project: Named::optional(t, "project")?,
+                roles: fields::list(t, "roles", false)?
+                    .iter()
+                    .map(Named::read)
+                    .collect::<Result<_, _>>()?,
+                user: Named::optional(t, "user")?,
+            },
+        })
+    }
+}
+
+impl Named {
+    fn read(v: &Value) -> Result<Named, String> {
+        let m = fields::object(v, "struct Named")?;
+        Ok(Named {
+            id: fields::opt_string(m, "id")?,
+            name: fields::opt_string(m, "name")?,
+        })
+    }
+
+    fn optional(m: &Fields, key: &str) -> Result<Option<Named>, String> {
+        match m.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => Named::read(v).map(Some),
+        }
+    }
 }
 
 pub fn validation_url(base_url: &str) -> String {
@@ -60,12 +114,15 @@ fn unauthorized(base_url: &str) -> ApiError {
 
 /// Parse Keystone's 200 answer into what we cache.
 fn parse_token(body: &[u8], now: i64, cache_seconds: i64) -> Result<CachedToken, String> {
-    let parsed: TokenBody =
-        serde_json::from_slice(body).map_err(|e| format!("Keystone token body: {e}"))?;
+    let parsed =
+        fields::parse(body, TokenBody::read).map_err(|e| format!("Keystone token body: {e}"))?;
     let t = parsed.token;
-    let expires_at = chrono::DateTime::parse_from_rfc3339(&t.expires_at)
-        .map_err(|e| format!("Keystone expires_at {:?}: {e}", t.expires_at))?
-        .timestamp();
+    let expires_at = crate::rfc3339::parse(&t.expires_at).ok_or_else(|| {
+        format!(
+            "Keystone expires_at {:?}: not an RFC 3339 date and time",
+            t.expires_at
+        )
+    })?;
     Ok(CachedToken {
         project: t.project.and_then(|p| p.id),
         roles: t
@@ -96,7 +153,7 @@ pub fn identify<S: KvStore, V: TokenValidator>(
     let cached = store
         .get(&key)
         .map_err(|e| ApiError::unavailable(format!("key-value store: {}", e.0)))?
-        .and_then(|bytes| serde_json::from_slice::<CachedToken>(&bytes).ok())
+        .and_then(|bytes| fields::parse(&bytes, CachedToken::read).ok())
         .filter(|c| now < c.cached_until && now < c.expires_at);
     let entry = match cached {
         Some(c) => c,
@@ -162,6 +219,71 @@ mod tests {
         Scripted {
             answer: RefCell::new(Ok((status, body.as_bytes().to_vec()))),
             calls: Cell::new(0),
+        }
+    }
+
+    /// The readers accept and reject what the derived `Deserialize` does.
+    #[test]
+    fn bodies_are_read_as_serde_would() {
+        let mut cases = vec![
+            BODY.to_string(),
+            r#"{"token":{"expires_at":"x"}}"#.into(),
+            r#"{"token":{"expires_at":"x","project":null,"user":null,"roles":[]}}"#.into(),
+            r#"{"token":{"expires_at":"x","project":{},"user":{"id":null},"roles":[{}]}}"#.into(),
+            r#"{"token":{"expires_at":"x","project":{"id":"p","domain":{"id":"d"}},"extra":1}}"#
+                .into(),
+            r#"{"token":null}"#.into(),
+            r#"{"token":{}}"#.into(),
+            r#"{}"#.into(),
+            r#"[]"#.into(),
+            r#"nope"#.into(),
+        ];
+        for (key, bad) in [
+            ("expires_at", "null"),
+            ("expires_at", "1"),
+            ("project", "1"),
+            ("project", r#"{"id":1}"#),
+            ("project", r#"{"name":[]}"#),
+            ("user", "\"u\""),
+            ("roles", "null"),
+            ("roles", "{}"),
+            ("roles", "[null]"),
+            ("roles", r#"[{"name":1}]"#),
+        ] {
+            cases.push(format!(r#"{{"token":{{"expires_at":"x","{key}":{bad}}}}}"#));
+        }
+        for case in &cases {
+            let derived = serde_json::from_str::<TokenBody>(case).ok();
+            let ours = fields::parse(case.as_bytes(), TokenBody::read).ok();
+            assert_eq!(ours, derived, "{case}");
+        }
+        assert!(
+            cases
+                .iter()
+                .filter(|c| serde_json::from_str::<TokenBody>(c).is_ok())
+                .count()
+                >= 5
+        );
+        let cached = CachedToken {
+            project: Some("p".into()),
+            roles: vec!["r".into()],
+            user: None,
+            expires_at: -5,
+            cached_until: 7,
+        };
+        let stored = serde_json::to_string(&cached).unwrap();
+        for case in [
+            stored.clone(),
+            stored.replace("-5", "5.0"),
+            stored.replace("-5", "9223372036854775808"),
+            stored.replace(r#""user":null,"#, ""),
+            stored.replace(r#""roles":["r"],"#, ""),
+            stored.replace(r#""p""#, "3"),
+            "{}".into(),
+        ] {
+            let derived = serde_json::from_str::<CachedToken>(&case).ok();
+            let ours = fields::parse(case.as_bytes(), CachedToken::read).ok();
+            assert_eq!(ours, derived, "{case}");
         }
     }
 

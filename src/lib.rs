@@ -6,6 +6,7 @@
 pub mod app;
 pub mod config;
 pub mod discovery;
+pub mod fields;
 pub mod http;
 pub mod identity;
 pub mod image;
@@ -15,6 +16,7 @@ pub mod listing;
 pub mod patch;
 pub mod policy;
 pub mod repo;
+pub mod rfc3339;
 pub mod routes;
 pub mod schemas;
 pub mod segment;

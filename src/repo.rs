@@ -16,7 +16,7 @@ use crate::http::ApiError;
 use crate::image::{Image, KEPT_WRITES};
 use crate::keys;
 use crate::store::{KvStore, StoreError, SwapError};
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 
 /// Enough for 50 writers on one image to all get through (SPEC section 3).
 const MAX_ATTEMPTS: u32 = 200;
@@ -56,7 +56,7 @@ fn backoff(attempt: u32) {
 }
 
 pub fn parse_image(id: &str, bytes: &[u8]) -> Result<Image, ApiError> {
-    serde_json::from_slice(bytes)
+    crate::fields::parse(bytes, Image::from_record)
         .map_err(|e| ApiError::internal(format!("stored record of image {id} does not parse: {e}")))
 }
 
@@ -106,13 +106,14 @@ impl<'a, S: KvStore> Repo<'a, S> {
     pub fn update(
         &self,
         id: &str,
-        mut decide: impl FnMut(&mut Image) -> Result<Change, ApiError>,
+        // `dyn`: one copy of this loop, not one per caller's closure.
+        decide: &mut dyn FnMut(&mut Image) -> Result<Change, ApiError>,
     ) -> Result<Image, ApiError> {
         if !keys::is_image_id(id) {
             return Err(ApiError::image_not_found(id));
         }
         let key = keys::image(id);
-        let mut indexed: HashSet<String> = HashSet::new();
+        let mut indexed: BTreeSet<String> = BTreeSet::new();
         for attempt in 0..MAX_ATTEMPTS {
             let (current, cas) = self.store.watch(&key).map_err(unavailable)?;
             let Some(bytes) = current else {
@@ -161,7 +162,7 @@ impl<'a, S: KvStore> Repo<'a, S> {
             return Ok(false);
         };
         // A record that does not parse is not ours; the retry reports it.
-        Ok(serde_json::from_slice::<Image>(&bytes)
+        Ok(crate::fields::parse(&bytes, Image::from_record)
             .map(|i| i.writes.iter().any(|w| w == nonce))
             .unwrap_or(false))
     }
@@ -203,7 +204,7 @@ impl<'a, S: KvStore> Repo<'a, S> {
         }
         let hash = keys::sha256_hex(&tag);
         let slots: Vec<String> = (1..=len).map(|k| keys::tag_slot(&hash, k)).collect();
-        let mut seen = HashSet::new();
+        let mut seen = BTreeSet::new();
         let image_keys: Vec<String> = self
             .store
             .get_many(&slots)
@@ -258,7 +259,7 @@ mod tests {
     const ID: &str = "6f1c1f3e-4b0e-4b8a-9a57-2f1e0d9c3b11";
 
     fn add_tag(repo: &Repo<'_, MemStore>, id: &str, tag: &str) -> Image {
-        repo.update(id, |img| {
+        repo.update(id, &mut |img| {
             img.tags.push(tag.to_string());
             Ok(Change::Write)
         })
@@ -317,7 +318,7 @@ mod tests {
         assert_eq!(found.len(), 2);
         let (found, _) = repo.tagged(&["x".into(), "y".into()]).unwrap();
         assert_eq!(found.len(), 1);
-        repo.update(ID, |img| {
+        repo.update(ID, &mut |img| {
             img.tags.retain(|t| t != "x");
             Ok(Change::Write)
         })
@@ -335,14 +336,16 @@ mod tests {
         let store = MemStore::default();
         let repo = Repo::new(&store);
         repo.create(Image::new(ID.into(), "p".into(), 0)).unwrap();
-        repo.update(ID, |img| {
+        repo.update(ID, &mut |img| {
             img.deleted = true;
             Ok(Change::Write)
         })
         .unwrap();
         assert!(repo.load(ID).unwrap().is_none());
         assert_eq!(
-            repo.update(ID, |_| Ok(Change::Write)).unwrap_err().status(),
+            repo.update(ID, &mut |_| Ok(Change::Write))
+                .unwrap_err()
+                .status(),
             404
         );
         assert_eq!(
@@ -372,7 +375,9 @@ mod tests {
         store.down.store(true, std::sync::atomic::Ordering::SeqCst);
         assert_eq!(repo.load(ID).unwrap_err().status(), 503);
         assert_eq!(
-            repo.update(ID, |_| Ok(Change::Write)).unwrap_err().status(),
+            repo.update(ID, &mut |_| Ok(Change::Write))
+                .unwrap_err()
+                .status(),
             503
         );
     }

@@ -1,7 +1,13 @@
 //! Shared setup for the integration tests: the release `.wasm` served by the
 //! wasmtime test host, with the real `spin.toml`.
 // Test helpers fail loudly: the crate-wide panic lints are for request handling.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 pub mod keystone;
 
