@@ -300,7 +300,7 @@ fn create_image<S: KvStore, V: TokenValidator>(
     }
     let id = match body.get("id") {
         None | Some(Value::Null) => uuid::Uuid::new_v4().to_string(),
-        Some(Value::String(s)) if crate::keys::is_image_id(s) => s.clone(),
+        Some(Value::String(s)) if crate::keys::is_image_id(s) => s.to_ascii_lowercase(),
         Some(_) => {
             return Err(ApiError::BadRequest(
                 "Invalid value for 'id': it must be a UUID.".into(),

@@ -14,13 +14,14 @@ pub fn sha256_hex(text: &str) -> String {
 }
 
 /// The image record: the source of truth.
+/// UUIDs are case-insensitive: every spelling of an id names one image.
 pub fn image(id: &str) -> String {
-    format!("image:{id}")
+    format!("image:{}", id.to_ascii_lowercase())
 }
 
 /// A counter whose first increment claims the id for good.
 pub fn claim(id: &str) -> String {
-    format!("claim:{id}")
+    format!("claim:{}", id.to_ascii_lowercase())
 }
 
 /// The tag index: an append-only log per tag. `tag_len` is a counter that

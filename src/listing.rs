@@ -102,7 +102,9 @@ impl Query {
                     })
                 }
                 "limit" => {
+                    // Glance's int() strips surrounding spaces; so do we.
                     let n: i64 = v
+                        .trim()
                         .parse()
                         .map_err(|_| bad("limit param must be an integer"))?;
                     if n < 0 {

@@ -386,3 +386,22 @@ async fn listing_by_tag_reads_only_the_matching_images() {
     // 5 index slots + 5 records (the shortest tag's log is read).
     assert!(kv.values_read() <= 10, "read {} values", kv.values_read());
 }
+
+#[tokio::test]
+async fn every_spelling_of_a_uuid_names_the_same_image() {
+    let c = host().await;
+    let upper = "0E2F8ED3-FFBA-4CBE-8AF4-B570DB81A0B2";
+    let id = c.create(ALICE, json!({"id": upper, "name": "u"})).await;
+    assert_eq!(id, upper.to_ascii_lowercase());
+    assert_eq!(c.put_tag(ALICE, upper, "t").await.status, 204);
+    assert_eq!(c.tags(ALICE, &id).await, vec!["t"]);
+    let r = c
+        .call(
+            "POST",
+            "/v2/images",
+            ALICE,
+            json!({"id": id}).to_string().as_bytes(),
+        )
+        .await;
+    assert_error(&r, 409, "already exists");
+}
