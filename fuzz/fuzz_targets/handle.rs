@@ -1,0 +1,218 @@
+//! The whole request path of the core, `app::handle`, over the in-memory
+//! store with Spin's CAS semantics (tokens mode, quota 4): a seeded image,
+//! then up to four fuzzed requests (method, target, token, content type,
+//! body) against it. Asserted on every response: a documented status and
+//! never 5xx (the store is up and the configuration valid), the request id,
+//! 204 without body or content type, JSON error bodies whose code is the
+//! status, `Allow` on 405, `Location` on 201; and at the end the seeded image,
+//! if it still exists, has valid, unique tags within the quota.
+#![no_main]
+
+use image_tags::app::{self, Env};
+use image_tags::config::Config;
+use image_tags::http::Request;
+use image_tags::keystone::TokenValidator;
+use image_tags::store::MemStore;
+use libfuzzer_sys::arbitrary::{Result, Unstructured};
+use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
+
+const ID: &str = "6f1c1f3e-4b0e-4b8a-9a57-2f1e0d9c3b11";
+const QUOTA: usize = 4;
+const METHODS: &[&str] = &["GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS"];
+const TOKENS: &[&str] = &["alice", "admin", "rita", "bob", "", "nope"];
+const CONTENT_TYPES: &[&str] = &[
+    "application/openstack-images-v2.1-json-patch",
+    "application/openstack-images-v2.0-json-patch; charset=utf-8",
+    "application/json",
+    "",
+];
+const PATCH_PATHS: &[&str] = &[
+    "/tags",
+    "/tags/0",
+    "/tags/-",
+    "/name",
+    "/visibility",
+    "/protected",
+    "/min_disk",
+    "/owner",
+    "/os_distro",
+    "/status",
+    "/id",
+    "/",
+];
+
+struct NoKeystone;
+
+impl TokenValidator for NoKeystone {
+    fn validate(&self, _url: &str, _token: &str) -> std::result::Result<(u16, Vec<u8>), String> {
+        Err("no keystone in tokens mode".into())
+    }
+}
+
+fn config() -> Config {
+    Config::load(|name| match name {
+        "auth_mode" => Some("tokens".into()),
+        "auth_tokens" => Some(
+            "alice:proj-a:member+reader,admin:adm:admin,rita:proj-a:reader,bob:proj-b:member"
+                .into(),
+        ),
+        "image_tag_quota" => Some(QUOTA.to_string()),
+        _ => None,
+    })
+}
+
+fn request(method: &str, target: &str, token: &str, ctype: &str, body: Vec<u8>) -> Request {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let mut headers = Vec::new();
+    if !token.is_empty() {
+        headers.push(("x-auth-token".to_string(), token.to_string()));
+    }
+    if !ctype.is_empty() {
+        headers.push(("content-type".to_string(), ctype.to_string()));
+    }
+    Request {
+        method: method.to_string(),
+        path: path.to_string(),
+        query: query.to_string(),
+        headers,
+        body,
+        base: "http://fuzz".to_string(),
+    }
+}
+
+fn fuzzed(u: &mut Unstructured) -> Result<Request> {
+    let method = *u.choose(METHODS)?;
+    let token = *u.choose(TOKENS)?;
+    let ctype = *u.choose(CONTENT_TYPES)?;
+    let text: String = u.arbitrary()?;
+    let target = match u.int_in_range(0..=4)? {
+        0 => format!("/v2/images/{ID}/tags/{text}"),
+        1 => format!("/v2/images/{ID}{text}"),
+        2 => format!("/v2/images?{text}"),
+        3 => format!("/v2/images/{text}"),
+        _ => text,
+    };
+    let body = match u.int_in_range(0..=3)? {
+        0 => Vec::new(),
+        1 => u.arbitrary::<Vec<u8>>()?,
+        2 => {
+            // a JSON Patch built from fuzzed parts
+            let mut ops = Vec::new();
+            for _ in 0..u.int_in_range(0..=3)? {
+                let op = *u.choose(&["add", "replace", "remove", "move", "test"])?;
+                let path = *u.choose(PATCH_PATHS)?;
+                let tags: Vec<String> = u.arbitrary()?;
+                let value = match u.int_in_range(0..=2)? {
+                    0 => Value::from(tags),
+                    1 => Value::from(u.arbitrary::<String>()?),
+                    _ => Value::from(u.arbitrary::<i64>()?),
+                };
+                ops.push(serde_json::json!({"op": op, "path": path, "value": value}));
+            }
+            Value::Array(ops).to_string().into_bytes()
+        }
+        _ => {
+            // an image to create, maybe with tags
+            let tags: Vec<String> = u.arbitrary()?;
+            let name: String = u.arbitrary()?;
+            serde_json::json!({"name": name, "tags": tags})
+                .to_string()
+                .into_bytes()
+        }
+    };
+    Ok(request(method, &target, token, ctype, body))
+}
+
+fn check(req: &Request, status: u16, headers: &[(String, String)], body: &[u8]) {
+    let what = format!("{} {}?{} -> {status}", req.method, req.path, req.query);
+    let header = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.as_str())
+    };
+    assert!(
+        [200, 201, 204, 300, 400, 401, 403, 404, 405, 409, 413, 415].contains(&status),
+        "{what}: {}",
+        String::from_utf8_lossy(body)
+    );
+    assert!(
+        header("x-openstack-request-id").is_some_and(|v| v.starts_with("req-")),
+        "{what}"
+    );
+    if status == 204 {
+        assert!(
+            body.is_empty() && header("content-type").is_none(),
+            "{what}"
+        );
+    }
+    if status == 405 {
+        assert!(header("allow").is_some(), "{what}");
+    }
+    if status == 201 {
+        assert!(
+            header("location").is_some_and(|l| l.starts_with("http://fuzz/v2/images/")),
+            "{what}"
+        );
+    }
+    if header("content-type") == Some("application/json") && req.method != "HEAD" {
+        let v: Value =
+            serde_json::from_slice(body).unwrap_or_else(|e| panic!("{what}: not JSON: {e}"));
+        if status >= 400 {
+            assert_eq!(v["error"]["code"], status, "{what}");
+        }
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let config = config();
+    let store = MemStore::default();
+    let env = Env {
+        config: &config,
+        store: Ok(&store),
+        keystone: &NoKeystone,
+        now: 1_700_000_000,
+    };
+    let seed = request(
+        "POST",
+        "/v2/images",
+        "alice",
+        "application/json",
+        format!(r#"{{"id":"{ID}","name":"seed","tags":["a","b"]}}"#).into_bytes(),
+    );
+    assert_eq!(app::handle(&seed, &env).response.status, 201);
+
+    let mut u = Unstructured::new(data);
+    for _ in 0..4 {
+        let Ok(req) = fuzzed(&mut u) else { break };
+        let out = app::handle(&req, &env);
+        let r = out.response;
+        check(&req, r.status, &r.headers, &r.body);
+        if u.is_empty() {
+            break;
+        }
+    }
+
+    let show = request("GET", &format!("/v2/images/{ID}"), "admin", "", Vec::new());
+    let r = app::handle(&show, &env).response;
+    if r.status == 200 {
+        let v: Value = serde_json::from_slice(&r.body).expect("image JSON");
+        let tags: Vec<&str> = v["tags"]
+            .as_array()
+            .expect("tags")
+            .iter()
+            .map(|t| t.as_str().expect("tag"))
+            .collect();
+        assert!(tags.len() <= QUOTA, "{tags:?}");
+        for (i, t) in tags.iter().enumerate() {
+            assert!(
+                !t.is_empty() && !t.contains('=') && t.chars().count() <= 255,
+                "{t:?}"
+            );
+            assert!(!tags[..i].contains(t), "duplicate {t:?}");
+        }
+    } else {
+        assert_eq!(r.status, 404);
+    }
+});
