@@ -1,6 +1,8 @@
 //! Faults in the host and garbage from clients (SPEC sections 3 and 6): every
 //! fault is a 503 with Retry-After and a JSON body, never a trap or a bare
 //! 500, and a write cut off anywhere leaves nothing a reader can see as torn.
+// Test code: the crate-wide panic lints guard request handling.
+#![cfg(test)]
 
 mod common;
 use common::*;

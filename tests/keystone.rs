@@ -1,6 +1,8 @@
 //! `auth_mode = keystone` against the real Keystone 30 of
 //! `../shared/keystone-real` (SPEC section 4). Every test takes `LOG`, so
 //! the ones that count validations in Keystone's access log see only their own.
+// Test code: the crate-wide panic lints guard request handling.
+#![cfg(test)]
 
 mod common;
 use common::keystone::{self as ks, fixtures};

@@ -1,5 +1,7 @@
 //! Keystone stopped, restarted, and issuing short-lived tokens: one test,
 //! in its own binary, because it stops and restarts the shared Keystone.
+// Test code: the crate-wide panic lints guard request handling.
+#![cfg(test)]
 
 mod common;
 use common::keystone::{self as ks, fixtures};

@@ -1,5 +1,7 @@
 //! The seed API and its order of checks (SPEC section 2), driven through the
 //! compiled component in the test host.
+// Test code: the crate-wide panic lints guard request handling.
+#![cfg(test)]
 
 mod common;
 use common::*;
