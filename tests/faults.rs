@@ -37,18 +37,7 @@ async fn every_route(c: &Client, id: &str) -> Vec<(String, image_tags_host::Resp
         out.push((format!("{method} {path}"), r));
     }
     let r = c
-        .call_with(
-            "PATCH",
-            &format!("/v2/images/{id}"),
-            &[
-                ("x-auth-token", ALICE),
-                (
-                    "content-type",
-                    "application/openstack-images-v2.1-json-patch",
-                ),
-            ],
-            br#"[{"op":"add","path":"/tags","value":["p"]}]"#,
-        )
+        .patch(ALICE, id, br#"[{"op":"add","path":"/tags","value":["p"]}]"#)
         .await;
     out.push(("PATCH".into(), r));
     out
@@ -120,19 +109,7 @@ async fn a_write_cut_off_at_any_store_call_leaves_record_and_index_agreeing() {
                     "delete" => c.delete_tag(ALICE, &base, &format!("p{}", n - 1)).await,
                     _ => {
                         let body = json!([{"op": "add", "path": "/tags", "value": ["old", format!("q{n}")]}]);
-                        c.call_with(
-                            "PATCH",
-                            &format!("/v2/images/{base}"),
-                            &[
-                                ("x-auth-token", ALICE),
-                                (
-                                    "content-type",
-                                    "application/openstack-images-v2.1-json-patch",
-                                ),
-                            ],
-                            body.to_string().as_bytes(),
-                        )
-                        .await
+                        c.patch(ALICE, &base, body.to_string().as_bytes()).await
                     }
                 };
                 c.host.kv().clear_faults();
@@ -256,20 +233,7 @@ async fn garbage_input_is_never_a_server_error() {
     for body in bodies {
         let r = c.call("POST", "/v2/images", ALICE, body).await;
         assert!((400..500).contains(&r.status), "POST {body:?}: {r:?}");
-        let r = c
-            .call_with(
-                "PATCH",
-                &format!("/v2/images/{id}"),
-                &[
-                    ("x-auth-token", ALICE),
-                    (
-                        "content-type",
-                        "application/openstack-images-v2.1-json-patch",
-                    ),
-                ],
-                body,
-            )
-            .await;
+        let r = c.patch(ALICE, &id, body).await;
         assert!((400..500).contains(&r.status), "PATCH {body:?}: {r:?}");
     }
     for path in [

@@ -6,16 +6,8 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 
-const PATCH_TYPE: &str = "application/openstack-images-v2.1-json-patch";
-
 async fn patch(c: &Client, token: &str, id: &str, ops: Value) -> image_tags_host::Response {
-    c.call_with(
-        "PATCH",
-        &format!("/v2/images/{id}"),
-        &[("x-auth-token", token), ("content-type", PATCH_TYPE)],
-        ops.to_string().as_bytes(),
-    )
-    .await
+    c.patch(token, id, ops.to_string().as_bytes()).await
 }
 
 #[tokio::test]

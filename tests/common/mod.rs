@@ -104,6 +104,19 @@ impl Client {
             .await
     }
 
+    /// `PATCH /v2/images/{id}` with the JSON Patch media type the clients send.
+    pub async fn patch(&self, token: &str, id: &str, body: &[u8]) -> Response {
+        let headers = [
+            ("x-auth-token", token),
+            (
+                "content-type",
+                "application/openstack-images-v2.1-json-patch",
+            ),
+        ];
+        self.call_with("PATCH", &format!("/v2/images/{id}"), &headers, body)
+            .await
+    }
+
     pub async fn show(&self, token: &str, id: &str) -> Response {
         self.call("GET", &format!("/v2/images/{id}"), token, b"")
             .await
