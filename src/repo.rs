@@ -181,39 +181,49 @@ impl<'a, S: KvStore> Repo<'a, S> {
             .map_err(unavailable)
     }
 
+    /// How many slots the tag's log has handed out. A `get`, not
+    /// `increment(0)`: that is a write transaction on Spin's SQLite store.
+    fn log_len(&self, tag: &str) -> Result<i64, ApiError> {
+        let key = keys::tag_len(tag);
+        let bytes = self.store.get(&key).map_err(unavailable)?;
+        crate::store::decode_counter(bytes.as_deref())
+            .ok_or_else(|| ApiError::internal(format!("{key} does not hold a counter")))
+    }
+
     /// Live images carrying every tag in `tags` (at least one), reading only
     /// the shortest tag log and the images it names. Records that do not
     /// parse are skipped and counted, so one bad record cannot hide the rest.
     pub fn tagged(&self, tags: &[String]) -> Result<(Vec<Image>, usize), ApiError> {
-        let mut shortest: Option<(String, i64)> = None;
+        let mut shortest: Option<(&String, i64)> = None;
         for tag in tags {
-            // `increment` by 0 is how a counter is read on every backend.
-            let len = self
-                .store
-                .increment(&keys::tag_len(tag), 0)
-                .map_err(unavailable)?;
-            if shortest.as_ref().is_none_or(|(_, n)| len < *n) {
-                shortest = Some((tag.clone(), len));
+            let len = self.log_len(tag)?;
+            if shortest.is_none_or(|(_, n)| len < n) {
+                shortest = Some((tag, len));
             }
         }
         let Some((tag, len)) = shortest else {
             return Ok((Vec::new(), 0));
         };
-        if len <= 0 {
-            return Ok((Vec::new(), 0));
-        }
-        let hash = keys::sha256_hex(&tag);
-        let slots: Vec<String> = (1..=len).map(|k| keys::tag_slot(&hash, k)).collect();
+        let hash = keys::sha256_hex(tag);
         let mut seen = BTreeSet::new();
-        let image_keys: Vec<String> = self
-            .store
-            .get_many(&slots)
-            .map_err(unavailable)?
-            .into_iter()
-            .filter_map(|(_, id)| String::from_utf8(id).ok())
-            .filter(|id| seen.insert(id.clone()))
-            .map(|id| keys::image(&id))
-            .collect();
+        let mut image_keys = Vec::new();
+        for slot in 1..=len {
+            // A slot handed out but not yet written (its writer is between
+            // `increment` and `set`, or died there) names nothing yet: the
+            // record it would name does not carry the tag until it is.
+            let Some(id) = self
+                .store
+                .get(&keys::tag_slot(&hash, slot))
+                .map_err(unavailable)?
+            else {
+                continue;
+            };
+            if let Ok(id) = String::from_utf8(id) {
+                if seen.insert(id.clone()) {
+                    image_keys.push(keys::image(&id));
+                }
+            }
+        }
         let (images, skipped) = self.load_many(&image_keys)?;
         let images = images
             .into_iter()
@@ -234,17 +244,19 @@ impl<'a, S: KvStore> Repo<'a, S> {
         self.load_many(&image_keys)
     }
 
+    /// One `get` per key: `get-many` fails the request on Spin's Redis store.
     fn load_many(&self, image_keys: &[String]) -> Result<(Vec<Image>, usize), ApiError> {
         let mut images = Vec::with_capacity(image_keys.len());
         let mut skipped = 0;
-        for chunk in image_keys.chunks(500) {
-            for (key, bytes) in self.store.get_many(chunk).map_err(unavailable)? {
-                let id = key.strip_prefix(keys::IMAGE_PREFIX).unwrap_or(&key);
-                match parse_image(id, &bytes) {
-                    Ok(image) if !image.deleted => images.push(image),
-                    Ok(_) => {}
-                    Err(_) => skipped += 1,
-                }
+        for key in image_keys {
+            let Some(bytes) = self.store.get(key).map_err(unavailable)? else {
+                continue;
+            };
+            let id = key.strip_prefix(keys::IMAGE_PREFIX).unwrap_or(key);
+            match parse_image(id, &bytes) {
+                Ok(image) if !image.deleted => images.push(image),
+                Ok(_) => {}
+                Err(_) => skipped += 1,
             }
         }
         Ok((images, skipped))

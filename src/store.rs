@@ -22,16 +22,35 @@ pub trait KvStore {
     fn exists(&self, key: &str) -> Result<bool, StoreError>;
     /// Every key, cursors followed.
     fn keys(&self) -> Result<Vec<String>, StoreError>;
-    /// The present keys only, as Spin answers `get-many`.
-    fn get_many(&self, keys: &[String]) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+    // No `get-many`: on Spin's Redis store it sends `KEYS` instead of `MGET`
+    // and the host task panics, failing the request (SPEC section 6). Keys
+    // are read one `get` at a time on every backend.
     /// Atomic add; the only primitive that is safe on a missing key. Never
-    /// used on a key written with `set`, never read with `get`.
+    /// used on a key written with `set`. Read a counter with `get` and
+    /// [`decode_counter`]: `increment(key, 0)` is a write on Spin's SQLite.
     fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError>;
     /// Open a CAS handle and read the value it guards.
     fn watch(&self, key: &str) -> Result<(Option<Vec<u8>>, Self::Cas), StoreError>;
     /// Write if unchanged since `watch`. On a key that was missing this is an
     /// unconditional upsert on Spin: callers must not rely on it there.
     fn swap(&self, cas: Self::Cas, value: &[u8]) -> Result<(), SwapError>;
+}
+
+/// A counter as `get` returns it: Spin keeps `increment` counters in the
+/// backend's own encoding, 8-byte little-endian on SQLite and decimal text
+/// on Redis. A missing key is 0; anything else is not a counter (`None`).
+pub fn decode_counter(bytes: Option<&[u8]>) -> Option<i64> {
+    let Some(bytes) = bytes else {
+        return Some(0);
+    };
+    if let Ok(le) = <[u8; 8]>::try_from(bytes) {
+        // Eight ASCII digits are also eight bytes: decimal text wins when
+        // every byte is a digit or a sign, which no small LE counter is.
+        if !bytes.iter().all(|b| b.is_ascii_digit() || *b == b'-') {
+            return Some(i64::from_le_bytes(le));
+        }
+    }
+    std::str::from_utf8(bytes).ok()?.parse().ok()
 }
 
 /// An in-memory store with Spin's semantics, weaknesses included, for the
@@ -91,14 +110,6 @@ impl KvStore for MemStore {
         Ok(self.map()?.keys().cloned().collect())
     }
 
-    fn get_many(&self, keys: &[String]) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        let map = self.map()?;
-        Ok(keys
-            .iter()
-            .filter_map(|k| map.get(k).map(|v| (k.clone(), v.clone())))
-            .collect())
-    }
-
     fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
         let mut map = self.map()?;
         let current = match map.get(key) {
@@ -153,6 +164,23 @@ mod tests {
         // Spin's weakness: the second writer overwrites without a conflict.
         s.swap(second, b"b").unwrap();
         assert_eq!(s.get("k").unwrap(), Some(b"b".to_vec()));
+    }
+
+    #[test]
+    fn counters_decode_in_both_backend_encodings() {
+        assert_eq!(decode_counter(None), Some(0));
+        assert_eq!(decode_counter(Some(&7i64.to_le_bytes())), Some(7));
+        assert_eq!(
+            decode_counter(Some(&(1i64 << 40).to_le_bytes())),
+            Some(1 << 40)
+        );
+        assert_eq!(decode_counter(Some(b"7")), Some(7));
+        assert_eq!(decode_counter(Some(b"12345678")), Some(12_345_678));
+        assert_eq!(decode_counter(Some(b"-3")), Some(-3));
+        assert_eq!(decode_counter(Some(b"{\"a\":1}")), None);
+        let s = MemStore::default();
+        s.increment("n", 5).unwrap();
+        assert_eq!(decode_counter(s.get("n").unwrap().as_deref()), Some(5));
     }
 
     #[test]

@@ -18,7 +18,9 @@
 //!   [`KvStore::restart`] (a host restart; the data survives, as the SQLite
 //!   file would).
 //! - `get-many` leaves missing keys out, answers in key order and folds
-//!   duplicate keys, like `SELECT .. WHERE key IN (..)`.
+//!   duplicate keys, like `SELECT .. WHERE key IN (..)`. In Redis mode it
+//!   traps: Spin's Redis store sends `KEYS` instead of `MGET` and its host
+//!   task panics ("entered unreachable code"), failing the whole request.
 //! - `list-keys` answers every key at once with no cursor; a cursor is an
 //!   error (`list_keys: cursor not supported`).
 //! - Batch calls with an empty list answer at once without touching the store.
@@ -677,6 +679,13 @@ impl Bucket {
             return Ok(Vec::new());
         }
         let mut st = self.store.begin(KvOp::GetMany)?;
+        if st.mode == KvMode::Redis {
+            return Err(KvFailure::Trap(
+                "get-many on Spin's Redis store: it sends KEYS instead of MGET and the host \
+                 task panics (entered unreachable code)"
+                    .into(),
+            ));
+        }
         let wanted: BTreeSet<&String> = keys.iter().collect();
         let bucket = st.bucket(&self.label);
         let out: Vec<(String, Option<Vec<u8>>)> = wanted

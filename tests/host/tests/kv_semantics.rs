@@ -199,6 +199,18 @@ async fn get_many_leaves_missing_keys_out() {
 }
 
 #[tokio::test]
+async fn redis_get_many_traps_as_spin_does() {
+    let kv = KvStore::new(KvMode::Redis);
+    kv.raw_set("a", "1");
+    let b = kv.open("default").await.unwrap();
+    let err = b.get_many(&["a".into()]).await.unwrap_err();
+    assert!(err.is_trap(), "{err:?}");
+    // Only the request fails: the store itself is not poisoned.
+    assert!(!kv.is_poisoned());
+    assert_eq!(b.get("a").await.unwrap().as_deref(), Some(&b"1"[..]));
+}
+
+#[tokio::test]
 async fn sqlite_increment_uses_8_byte_le_and_poisons_on_other_values() {
     let kv = KvStore::new(KvMode::Sqlite);
     let b = kv.open("default").await.unwrap();
