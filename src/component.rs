@@ -9,8 +9,8 @@ use crate::keystone::TokenValidator;
 use crate::store::{KvStore, StoreError, SwapError};
 use spin_sdk::http::conversions::TryIntoOutgoingRequest;
 use spin_sdk::http::{
-    Headers, IncomingRequest, IncomingResponse, Method, OutgoingRequest, OutgoingResponse,
-    ResponseOutparam, Scheme,
+    Headers, IncomingRequest, IncomingResponse, Method, OutgoingBody, OutgoingRequest,
+    OutgoingResponse, ResponseOutparam, Scheme,
 };
 use spin_sdk::http_component;
 
@@ -20,7 +20,7 @@ wit_bindgen::generate!({
     generate_all,
 });
 
-use self::wasi::keyvalue::{atomics, batch, store};
+use self::wasi::keyvalue::{atomics, store};
 
 fn store_error(e: store::Error) -> StoreError {
     StoreError(match e {
@@ -58,14 +58,6 @@ impl KvStore for SpinKv {
                 None => return Ok(keys),
             }
         }
-    }
-
-    fn get_many(&self, keys: &[String]) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        let found = batch::get_many(&self.0, keys).map_err(store_error)?;
-        Ok(found
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k, v)))
-            .collect())
     }
 
     fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
@@ -263,6 +255,11 @@ async fn to_core(req: IncomingRequest) -> Result<Request, String> {
     })
 }
 
+/// Hands Spin the response. Spin's listener leaves Nagle's algorithm on, so
+/// a head sent before its body is finished leaves the body's last segment
+/// waiting for the client's delayed ACK: about 40 ms on every keep-alive
+/// response. So the body is written and finished first whenever it fits the
+/// stream's write budget, and only a larger one streams after the head.
 async fn send_response(response_out: ResponseOutparam, resp: Response) {
     let mut headers: Vec<(String, Vec<u8>)> = Vec::new();
     for (name, value) in resp.headers {
@@ -274,32 +271,95 @@ async fn send_response(response_out: ResponseOutparam, resp: Response) {
     }
     let headers = match Headers::from_list(&headers) {
         Ok(headers) => headers,
-        Err(e) => return eprintln!("Could not convert response: {e}"),
+        Err(e) => return log_line(&format!("Could not convert response: {e}")),
     };
     let outgoing = OutgoingResponse::new(headers);
     if outgoing.set_status_code(resp.status).is_err() {
-        return eprintln!(
+        return log_line(&format!(
             "Could not convert response: error setting status code to {}",
             resp.status
-        );
+        ));
     }
-    if let Err(e) = response_out.set_with_body(outgoing, resp.body).await {
-        eprintln!("Could not set `ResponseOutparam`: {e}");
+    let Ok(body) = outgoing.body() else {
+        return log_line("Could not take the response body");
+    };
+    let Ok(stream) = body.write() else {
+        return log_line("Could not open the response body stream");
+    };
+    let rest = write_within_budget(&stream, &resp.body);
+    if rest.is_empty() {
+        drop(stream);
+        if let Err(e) = OutgoingBody::finish(body, None) {
+            log_line(&format!("Could not finish the response body: {e:?}"));
+        }
+        return response_out.set(outgoing);
+    }
+    response_out.set(outgoing);
+    for chunk in rest.chunks(4096) {
+        if let Err(e) = stream.blocking_write_and_flush(chunk) {
+            // The client went away; nothing more to tell it.
+            return log_line(&format!("Could not write the response body: {e:?}"));
+        }
+    }
+    drop(stream);
+    if let Err(e) = OutgoingBody::finish(body, None) {
+        log_line(&format!("Could not finish the response body: {e:?}"));
     }
 }
 
-/// One JSON line on stderr per request; Spin keeps it in the component log.
+/// Writes as much of `body` as the stream takes without blocking (nobody
+/// reads it before the head is set); returns what is left.
+fn write_within_budget<'b>(stream: &::wasi::io::streams::OutputStream, body: &'b [u8]) -> &'b [u8] {
+    let mut rest = body;
+    while !rest.is_empty() {
+        let budget = match stream.check_write() {
+            Ok(0) | Err(_) => break,
+            Ok(n) => usize::try_from(n).unwrap_or(usize::MAX).min(rest.len()),
+        };
+        let Some((now, later)) = rest.split_at_checked(budget) else {
+            break;
+        };
+        if stream.write(now).is_err() {
+            break;
+        }
+        rest = later;
+    }
+    rest
+}
+
+/// Longest a logged field may be, so a line stays one short write.
+const LOG_FIELD_CHARS: usize = 256;
+
+fn clip(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(LOG_FIELD_CHARS) {
+        Some((cut, _)) => format!("{}…", text.get(..cut).unwrap_or_default()).into(),
+        None => text.into(),
+    }
+}
+
+/// One line on stderr in one write: concurrent requests' lines would
+/// otherwise interleave mid-line in Spin's component log.
+fn log_line(line: &str) {
+    use std::io::Write;
+    let mut whole = String::with_capacity(line.len() + 1);
+    whole.push_str(line);
+    whole.push('\n');
+    // Nowhere to report a failed log write.
+    let _ = std::io::stderr().lock().write_all(whole.as_bytes());
+}
+
+/// One JSON line per request; Spin keeps it in the component log.
 fn access_log(req: &Request, outcome: &app::Outcome, micros: u128) {
     let line = serde_json::json!({
         "request_id": outcome.request_id,
-        "method": req.method,
+        "method": clip(&req.method),
         "route": outcome.route,
         "status": outcome.response.status,
         "duration_ms": micros as f64 / 1000.0,
-        "project": outcome.project,
-        "detail": outcome.detail,
+        "project": outcome.project.as_deref().map(clip),
+        "detail": outcome.detail.as_deref().map(clip),
     });
-    eprintln!("{line}");
+    log_line(&line.to_string());
 }
 
 #[http_component]
@@ -308,7 +368,7 @@ async fn handle(req: IncomingRequest, response_out: ResponseOutparam) {
         Ok(req) => req,
         Err(e) => {
             // What spin-sdk answers when it cannot read a request body.
-            eprintln!("Handler returned an error: {e}");
+            log_line(&format!("Handler returned an error: {e}"));
             let response = Response {
                 status: 500,
                 headers: Vec::new(),
