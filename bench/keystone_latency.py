@@ -5,7 +5,7 @@ test.
 
     bench/keystone_latency.py [N]
 
-Needs the real Keystone of ../shared/keystone-real running (start.sh) and the
+Needs the real Keystone of tests/services/keystone running (start.sh) and the
 release builds (`cargo build --release -p image-tags-host` and the release
 .wasm). Only 127.0.0.1 is contacted; N requests of each kind (default 100).
 """

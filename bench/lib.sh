@@ -156,13 +156,10 @@ wrk_best() {
   return 0
 }
 
-# Glance: the project's own pinned install (tests/services/glance) when it
-# has one, else ../shared/glance-oracle; a private home and a free port, so
-# no one else's Glance is touched. Sets URL_glance.
-glance_dir() {
-  if [ -x "$root/tests/services/glance/start.sh" ]; then echo "$root/tests/services/glance"
-  else echo "${IMAGE_TAGS_SHARED:-$root/../shared}/glance-oracle"; fi
-}
+# Glance: the project's own pinned install (tests/services/glance) in a
+# private home on a free port, so no one else's Glance is touched. Sets
+# URL_glance.
+glance_dir() { echo "$root/tests/services/glance"; }
 glance_home=${BENCH_GLANCE_HOME:-/tmp/image-tags-bench-glance}
 glance_start() {
   local dir port

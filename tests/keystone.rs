@@ -1,6 +1,7 @@
-//! `auth_mode = keystone` against the real Keystone 30 of
-//! `../shared/keystone-real` (SPEC section 4). Every test takes `LOG`, so
-//! the ones that count validations in Keystone's access log see only their own.
+//! `auth_mode = keystone` against the real Keystone 30 that
+//! `tests/services/keystone` installs and starts (SPEC section 4). Every
+//! test takes `LOG`, so the ones that count validations in Keystone's access
+//! log see only their own.
 // Test code: the crate-wide panic lints guard request handling.
 #![cfg(test)]
 

@@ -1,5 +1,6 @@
-//! The real Keystone of `../shared/keystone-real`, for the keystone auth
-//! mode tests: its fixtures, its scripts, and a few calls made with curl.
+//! The real Keystone that `tests/services/keystone` installs and starts, for
+//! the keystone auth mode tests: its fixtures, its scripts, and a few calls
+//! made with curl.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -11,12 +12,9 @@ pub fn home() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/tmp/keystone-real"))
 }
 
+/// The project's own install/start/stop scripts for Keystone.
 pub fn scripts() -> PathBuf {
-    std::env::var_os("KEYSTONE_SCRIPTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/keystone-real")
-        })
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/services/keystone")
 }
 
 /// `fixtures.env` of the running Keystone. `None` (the test is skipped)
@@ -37,7 +35,9 @@ pub fn fixtures() -> Option<HashMap<String, String>> {
                 .collect(),
         ),
         _ if std::env::var("IMAGE_TAGS_KEYSTONE").as_deref() == Ok("required") => {
-            panic!("Keystone is not running with {path:?}: start ../shared/keystone-real/start.sh")
+            panic!(
+                "Keystone is not running with {path:?}: run tests/services/keystone/install.sh and start.sh"
+            )
         }
         _ => {
             eprintln!("SKIPPED: Keystone is not running ({path:?}); tests/run starts it");
@@ -46,7 +46,7 @@ pub fn fixtures() -> Option<HashMap<String, String>> {
     }
 }
 
-/// Run one of keystone-real's scripts with extra environment.
+/// Run one of the Keystone scripts with extra environment.
 pub fn script(name: &str, env: &[(&str, &str)]) {
     let status = Command::new("bash")
         .arg(scripts().join(name))

@@ -7,7 +7,7 @@ served by the wasmtime test host binary (tests/host), started here on free
 * ``host``         auth_mode=tokens, default quota (128)
 * ``quota_host``   auth_mode=tokens, image_tag_quota=QUOTA_SMALL
 * ``headers_host`` auth_mode=headers, image_tag_quota=DIFF_QUOTA (differential)
-* ``glance``       the real Glance oracle (../shared/glance-oracle) with the same
+* ``glance``       the real Glance oracle (tests/services/glance) with the same
                    quota, in a private home on a free port (the shared instance
                    on :9292 is left alone)
 
@@ -16,8 +16,7 @@ Environment knobs:
   IMAGE_TAGS_WASM            component (default target/wasm32-wasip2/release/image_tags.wasm)
   IMAGE_TAGS_KV              sqlite (default) or redis: the host's key-value behaviour
   IMAGE_TAGS_HOST_CACHE_DIR  compiled-component cache (default /tmp/image-tags-pytest-cwasm)
-  GLANCE_ORACLE_HOME         installed oracle (default /tmp/glance-oracle; run setup.sh once)
-  GLANCE_ORACLE_SCRIPTS      its scripts (default $IMAGE_TAGS_SHARED/glance-oracle, else ../shared beside the repo)
+  GLANCE_ORACLE_HOME         installed oracle (default /tmp/glance-oracle; tests/services/glance/setup.sh installs it)
   IMAGE_TAGS_REQUIRE_ORACLE  =1: fail instead of skipping when the oracle is not installed
 """
 
@@ -34,8 +33,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("IMAGE_TAGS_SHARED", REPO.parent / "shared"))
-ORACLE_SCRIPTS = Path(os.environ.get("GLANCE_ORACLE_SCRIPTS", SHARED / "glance-oracle"))
+ORACLE_SCRIPTS = REPO / "tests/services/glance"
 WASM = Path(os.environ.get("IMAGE_TAGS_WASM", REPO / "target/wasm32-wasip2/release/image_tags.wasm"))
 BUILD_WASM = "cargo build --target wasm32-wasip2 --release -p image-tags"
 BUILD_HOST = "cargo build -p image-tags-host"

@@ -1,5 +1,5 @@
 """Differential test: the same tag requests sent to image-tags (auth_mode=headers)
-and to a real Glance 33 (the oracle of ../shared/glance-oracle, headers identity),
+and to a real Glance 33 (the oracle of tests/services/glance, headers identity),
 both with image_tag_quota = DIFF_QUOTA. Images are created in both with the same
 fixed id (POST {"id": ...}), so responses, tag sets and listings compare 1:1.
 

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Stop the Keystone that start.sh started for this KEYSTONE_HOME (default
+# /tmp/keystone-real): only the pid it recorded, and only if that pid is still
+# a Keystone server of this home (its command line names this home's run/), then
+# any of that master's workers left behind. Never kills by name.
+set -uo pipefail
+home=${KEYSTONE_HOME:-/tmp/keystone-real}
+[ -d "$home" ] || { echo "stop.sh: no $home, nothing to stop"; exit 0; }
+home=$(cd "$home" && pwd)
+pidfile=$home/run/keystone.pid
+pid=$(cat "$pidfile" 2>/dev/null || true)
+[ -n "$pid" ] || { echo "stop.sh: no Keystone recorded in $home"; exit 0; }
+
+# Ours: a gunicorn (or uWSGI, as earlier setups ran it) serving from this home's run/.
+ours() {
+  local cmd
+  cmd=$(tr '\0' ' ' 2>/dev/null < "/proc/$1/cmdline") || return 1
+  case "$cmd" in
+    */bin/gunicorn\ *"$home/run"* | */bin/uwsgi\ *"$home/run"*) return 0 ;;
+  esac
+  return 1
+}
+if ! ours "$pid"; then
+  # Gone, or the pid now belongs to something else: leave that alone.
+  echo "stop.sh: pid $pid is not this home's Keystone any more; forgetting it"
+  rm -f "$pidfile"
+  exit 0
+fi
+workers=$(cat /proc/"$pid"/task/*/children 2>/dev/null || true)
+kill -TERM "$pid"
+for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+if kill -0 "$pid" 2>/dev/null; then
+  echo "stop.sh: pid $pid still running 15 s after SIGTERM: SIGKILL"
+  kill -KILL "$pid"
+fi
+for w in $workers; do
+  if ours "$w"; then kill -KILL "$w"; fi
+done
+rm -f "$pidfile"
+echo "stop.sh: stopped Keystone pid $pid"
