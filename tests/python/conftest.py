@@ -1,8 +1,16 @@
 """Fixtures for the real-client compatibility tests of image-tags.
 
 The compiled component (target/wasm32-wasip2/release/image_tags.wasm) is
-served by the wasmtime test host binary (tests/host), started here on free
-127.0.0.1 ports:
+served on free 127.0.0.1 ports by the server IMAGE_TAGS_SERVER names:
+
+* ``host`` (default): the wasmtime test host binary (tests/host), with the
+  store behaviour IMAGE_TAGS_KV names (sqlite or redis);
+* ``spin``: the real Spin (``spin up`` on spin.toml), with Spin's SQLite store
+  in a temporary --state-dir (IMAGE_TAGS_KV=sqlite) or a real Redis through a
+  runtime config (IMAGE_TAGS_KV=redis, IMAGE_TAGS_REDIS_URL; one database per
+  server, flushed when it starts).
+
+The servers the tests use:
 
 * ``host``         auth_mode=tokens, default quota (128)
 * ``quota_host``   auth_mode=tokens, image_tag_quota=QUOTA_SMALL
@@ -14,7 +22,11 @@ served by the wasmtime test host binary (tests/host), started here on free
 Environment knobs:
   IMAGE_TAGS_HOST_BIN        host binary (default: newest of target/{release,debug}/image-tags-host)
   IMAGE_TAGS_WASM            component (default target/wasm32-wasip2/release/image_tags.wasm)
-  IMAGE_TAGS_KV              sqlite (default) or redis: the host's key-value behaviour
+  IMAGE_TAGS_SERVER          host (default) or spin
+  IMAGE_TAGS_KV              sqlite (default) or redis: the store (behaviour)
+  IMAGE_TAGS_SPIN_BIN        the Spin CLI (default: `spin` on PATH)
+  IMAGE_TAGS_REDIS_URL       a real Redis for IMAGE_TAGS_SERVER=spin IMAGE_TAGS_KV=redis
+                             (default redis://127.0.0.1:6379); databases 1.. are used and flushed
   IMAGE_TAGS_HOST_CACHE_DIR  compiled-component cache (default /tmp/image-tags-pytest-cwasm)
   GLANCE_ORACLE_HOME         installed oracle (default /tmp/glance-oracle; tests/services/glance/setup.sh installs it)
   IMAGE_TAGS_REQUIRE_ORACLE  =1: fail instead of skipping when the oracle is not installed
@@ -27,6 +39,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -103,8 +116,18 @@ def free_port():
         return s.getsockname()[1]
 
 
-class Host:
+SERVER = os.environ.get("IMAGE_TAGS_SERVER", "host")
+KV = os.environ.get("IMAGE_TAGS_KV", "sqlite")
+
+
+def on_spin():
+    return SERVER == "spin"
+
+
+class TestHost:
     """One image-tags-host process serving the component."""
+
+    __test__ = False  # not a test class, whatever its name
 
     def __init__(self, name, logdir, variables):
         binary = host_bin()
@@ -123,7 +146,7 @@ class Host:
         self.log = Path(logdir) / f"host-{name}.log"
         self._logf = open(self.log, "wb")
         cmd = [str(binary), "--listen", "127.0.0.1:0", "--manifest", str(REPO / "spin.toml"),
-               "--wasm", str(WASM), "--kv", os.environ.get("IMAGE_TAGS_KV", "sqlite")]
+               "--wasm", str(WASM), "--kv", KV]
         self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=self._logf)
         line = self._first_line(START_TIMEOUT)
@@ -140,6 +163,10 @@ class Host:
         reader.join(timeout)
         return out[0].decode(errors="replace") if out else f"<nothing within {timeout} s>"
 
+    def component_log(self):
+        """Where the component's stderr (the access log) goes."""
+        return self.log
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -149,6 +176,113 @@ class Host:
                 self.proc.kill()
                 self.proc.wait()
         self._logf.close()
+
+
+def spin_bin():
+    found = os.environ.get("IMAGE_TAGS_SPIN_BIN") or shutil.which("spin")
+    if not found:
+        pytest.fail("IMAGE_TAGS_SERVER=spin needs the Spin CLI: set IMAGE_TAGS_SPIN_BIN or put `spin` on PATH "
+                    "(tests/run finds or installs one)", pytrace=False)
+    return found
+
+
+_redis_db = iter(range(1, 1000))
+
+
+def redis_cli(url, *args):
+    """One command on the real Redis, through Debian's redis-cli."""
+    r = subprocess.run(["redis-cli", "-u", url, *args], capture_output=True, text=True, timeout=30)
+    if r.returncode != 0 or r.stdout.startswith("ERR") or "Could not connect" in r.stdout + r.stderr:
+        pytest.fail(f"redis-cli {args} on {url}: {r.stdout}{r.stderr}", pytrace=False)
+    return r.stdout
+
+
+def redis_db_url():
+    """A database of its own on the real Redis, emptied first."""
+    base = os.environ.get("IMAGE_TAGS_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
+    url = f"{base}/{next(_redis_db)}"
+    redis_cli(url, "FLUSHDB")
+    return url
+
+
+class SpinHost:
+    """`spin up` on the repository's spin.toml: the real Spin serving the component."""
+
+    def __init__(self, name, logdir, variables, redis_url=None, store_dir=None):
+        """`store_dir`: keep the SQLite store there instead of in the state dir (the component
+        logs stay in the state dir: Spin opens them on every request)."""
+        if not WASM.exists():
+            pytest.fail(f"{WASM} is missing: build it with `{BUILD_WASM}` (in {REPO})", pytrace=False)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SPIN_VARIABLE_")}
+        for key, value in variables.items():
+            env["SPIN_VARIABLE_" + key.upper()] = str(value)
+        self.name = name
+        self.state_dir = Path(tempfile.mkdtemp(prefix=f"spin-{name}-", dir=logdir))
+        self.log = Path(logdir) / f"spin-{name}.log"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cmd = [spin_bin(), "up", "--from", str(REPO / "spin.toml"), "--listen", f"127.0.0.1:{self.port}",
+               "--state-dir", str(self.state_dir)]
+        self.redis_url = None
+        if KV == "redis" or redis_url:
+            self.redis_url = redis_url or redis_db_url()
+            config = self.state_dir / "runtime-config.toml"
+            config.write_text(f'[key_value_store.default]\ntype = "redis"\nurl = "{self.redis_url}"\n')
+            cmd += ["--runtime-config-file", str(config)]
+        elif store_dir:
+            self.store_dir = Path(store_dir)
+            self.store_dir.mkdir(parents=True, exist_ok=True)
+            config = self.state_dir / "runtime-config.toml"
+            config.write_text(f'[key_value_store.default]\ntype = "spin"\n'
+                              f'path = "{self.store_dir / "sqlite_key_value.db"}"\n')
+            cmd += ["--runtime-config-file", str(config)]
+        self.cmd, self.env = cmd, env
+        self._logf = open(self.log, "ab")
+        self.start()
+
+    def start(self):
+        """(Re)start Spin on the same port, state and store."""
+        self.proc = subprocess.Popen(self.cmd, cwd=REPO, env=self.env, stdin=subprocess.DEVNULL,
+                                     stdout=self._logf, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"spin {self.name} exited with {self.proc.returncode}; log {self.log}:\n"
+                            + self.log.read_text(errors="replace")[-3000:], pytrace=False)
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as c:
+                    c.sendall(b"GET /healthcheck HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    if c.recv(12).startswith(b"HTTP/1.1"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        pytest.fail(f"spin {self.name} did not answer within {START_TIMEOUT} s; log {self.log}", pytrace=False)
+
+    def component_log(self):
+        return self.state_dir / "logs" / "image-tags_stderr.txt"
+
+    def kill(self):
+        """SIGKILL, as a crashed instance."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if not self._logf.closed:
+            self._logf.close()
+
+
+def Host(name, logdir, variables):
+    """The component served as IMAGE_TAGS_SERVER says, with these Spin variables."""
+    return SpinHost(name, logdir, variables) if on_spin() else TestHost(name, logdir, variables)
 
 
 def tokens_variable():
@@ -162,8 +296,8 @@ def logdir():
 
 @pytest.fixture(scope="session")
 def _first_host(logdir):
-    # Started first and on its own: it compiles (and caches) the component, so
-    # the other hosts load the cached code in milliseconds.
+    # Started first and on its own: the test host compiles (and caches) the
+    # component, so the other hosts load the cached code in milliseconds.
     h = Host("tokens", logdir, {"auth_mode": "tokens", "auth_tokens": tokens_variable()})
     yield h
     h.stop()
