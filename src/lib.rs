@@ -22,6 +22,7 @@ pub mod schemas;
 pub mod segment;
 pub mod store;
 pub mod tag;
+pub mod tag_log;
 
 #[cfg(target_arch = "wasm32")]
 mod component;

@@ -6,16 +6,18 @@
 //!   record keeps the latest ones, so a writer told `cas-failed` re-reads and
 //!   knows whether its write landed (Redis reports failure either way).
 //! - First writes never rely on CAS (an upsert on Spin): an image id is
-//!   claimed by the first `increment` of its claim counter, and each tag
-//!   index slot is handed out by `increment` and written once by its owner.
+//!   claimed by the first `increment` of its claim counter; the tag index
+//!   (`tag_log`) creates its slots the same way.
 //! - The record is the source of truth. The index may name images that no
 //!   longer carry the tag (readers check the record); it never misses one,
-//!   because a slot is written before the record that adds the tag.
+//!   because the image is appended to the tag's log before the record that
+//!   adds the tag is written. The record remembers which removed tags' logs
+//!   still name it, so adding a tag back costs no second append.
 
 use crate::http::ApiError;
-use crate::image::{Image, KEPT_WRITES};
-use crate::keys;
+use crate::image::{Image, KEPT_STILL_INDEXED, KEPT_WRITES};
 use crate::store::{KvStore, StoreError, SwapError};
+use crate::{keys, tag_log};
 use std::collections::BTreeSet;
 
 /// Enough for 50 writers on one image to all get through (SPEC section 3).
@@ -34,6 +36,22 @@ pub enum Change {
 
 pub struct Repo<'a, S: KvStore> {
     store: &'a S,
+}
+
+/// Carry over which tags' logs name the image but the image does not
+/// carry: those it had and those it just lost.
+fn remember_still_indexed(old: &Image, new: &mut Image) {
+    let carried: BTreeSet<&String> = new.tags.iter().collect();
+    let mut seen = BTreeSet::new();
+    let mut still: Vec<String> = Vec::new();
+    for tag in old.still_indexed.iter().chain(&old.tags) {
+        if !carried.contains(tag) && seen.insert(tag) {
+            still.push(tag.clone());
+        }
+    }
+    let excess = still.len().saturating_sub(KEPT_STILL_INDEXED);
+    still.drain(..excess);
+    new.still_indexed = still;
 }
 
 fn random_u64() -> u64 {
@@ -89,7 +107,7 @@ impl<'a, S: KvStore> Repo<'a, S> {
             )));
         }
         for tag in &image.tags {
-            self.index_tag(tag, &image.id)?;
+            tag_log::append(self.store, tag, &image.id)?;
         }
         image.writes = vec![format!("{:016x}", random_u64())];
         let bytes = serde_json::to_vec(&image).map_err(|e| ApiError::internal(e.to_string()))?;
@@ -130,11 +148,13 @@ impl<'a, S: KvStore> Repo<'a, S> {
             // Index before the record names the tag: the index may be a
             // superset of the truth, never a subset.
             for tag in new.tags.iter().filter(|t| !old.has_tag(t)) {
-                if !indexed.contains(tag) {
-                    self.index_tag(tag, id)?;
+                let logged = old.still_indexed.contains(tag) || indexed.contains(tag);
+                if !logged {
+                    tag_log::append(self.store, tag, id)?;
                     indexed.insert(tag.clone());
                 }
             }
+            remember_still_indexed(&old, &mut new);
             let nonce = format!("{:016x}", random_u64());
             new.writes.push(nonce.clone());
             let excess = new.writes.len().saturating_sub(KEPT_WRITES);
@@ -167,63 +187,24 @@ impl<'a, S: KvStore> Repo<'a, S> {
             .unwrap_or(false))
     }
 
-    /// Append `image_id` to the tag's log: a slot from the counter, written once.
-    fn index_tag(&self, tag: &str, image_id: &str) -> Result<(), ApiError> {
-        let slot = self
-            .store
-            .increment(&keys::tag_len(tag), 1)
-            .map_err(unavailable)?;
-        self.store
-            .set(
-                &keys::tag_slot(&keys::sha256_hex(tag), slot),
-                image_id.as_bytes(),
-            )
-            .map_err(unavailable)
-    }
-
-    /// How many slots the tag's log has handed out. A `get`, not
-    /// `increment(0)`: that is a write transaction on Spin's SQLite store.
-    fn log_len(&self, tag: &str) -> Result<i64, ApiError> {
-        let key = keys::tag_len(tag);
-        let bytes = self.store.get(&key).map_err(unavailable)?;
-        crate::store::decode_counter(bytes.as_deref())
-            .ok_or_else(|| ApiError::internal(format!("{key} does not hold a counter")))
-    }
-
     /// Live images carrying every tag in `tags` (at least one), reading only
     /// the shortest tag log and the images it names. Records that do not
     /// parse are skipped and counted, so one bad record cannot hide the rest.
     pub fn tagged(&self, tags: &[String]) -> Result<(Vec<Image>, usize), ApiError> {
         let mut shortest: Option<(&String, i64)> = None;
         for tag in tags {
-            let len = self.log_len(tag)?;
+            let len = tag_log::slots(self.store, tag)?;
             if shortest.is_none_or(|(_, n)| len < n) {
                 shortest = Some((tag, len));
             }
         }
-        let Some((tag, len)) = shortest else {
+        let Some((tag, _)) = shortest else {
             return Ok((Vec::new(), 0));
         };
-        let hash = keys::sha256_hex(tag);
-        let mut seen = BTreeSet::new();
-        let mut image_keys = Vec::new();
-        for slot in 1..=len {
-            // A slot handed out but not yet written (its writer is between
-            // `increment` and `set`, or died there) names nothing yet: the
-            // record it would name does not carry the tag until it is.
-            let Some(id) = self
-                .store
-                .get(&keys::tag_slot(&hash, slot))
-                .map_err(unavailable)?
-            else {
-                continue;
-            };
-            if let Ok(id) = String::from_utf8(id) {
-                if seen.insert(id.clone()) {
-                    image_keys.push(keys::image(&id));
-                }
-            }
-        }
+        let image_keys: Vec<String> = tag_log::members(self.store, tag)?
+            .iter()
+            .map(|id| keys::image(id))
+            .collect();
         let (images, skipped) = self.load_many(&image_keys)?;
         let images = images
             .into_iter()
@@ -341,6 +322,61 @@ mod tests {
             vec![other]
         );
         assert!(repo.tagged(&["nothing".into()]).unwrap().0.is_empty());
+    }
+
+    #[test]
+    fn adding_a_tag_back_reuses_its_log_entry() {
+        for store in [MemStore::default(), MemStore::redis()] {
+            let repo = Repo::new(&store);
+            repo.create(Image::new(ID.into(), "p".into(), 0)).unwrap();
+            for _ in 0..200 {
+                add_tag(&repo, ID, "churn");
+                repo.update(ID, &mut |img| {
+                    img.tags.clear();
+                    Ok(Change::Write)
+                })
+                .unwrap();
+            }
+            add_tag(&repo, ID, "churn");
+            assert_eq!(
+                tag_log::slots(&store, "churn").unwrap(),
+                1,
+                "200 cycles, one entry"
+            );
+            let (found, _) = repo.tagged(&["churn".into()]).unwrap();
+            assert_eq!(found.len(), 1);
+            let img = repo.load(ID).unwrap().unwrap();
+            assert!(
+                img.still_indexed.is_empty(),
+                "carried tags are not repeated there"
+            );
+        }
+    }
+
+    #[test]
+    fn forgetting_old_log_entries_only_costs_a_new_append() {
+        let store = MemStore::default();
+        let repo = Repo::new(&store);
+        repo.create(Image::new(ID.into(), "p".into(), 0)).unwrap();
+        let many = KEPT_STILL_INDEXED + 5;
+        for n in 0..many {
+            add_tag(&repo, ID, &format!("t{n}"));
+            repo.update(ID, &mut |img| {
+                img.tags.clear();
+                Ok(Change::Write)
+            })
+            .unwrap();
+        }
+        let img = repo.load(ID).unwrap().unwrap();
+        assert_eq!(img.still_indexed.len(), KEPT_STILL_INDEXED);
+        assert_eq!(img.still_indexed.first().map(String::as_str), Some("t5"));
+        // t0 was forgotten: adding it back appends again, and it is found.
+        add_tag(&repo, ID, "t0");
+        assert_eq!(
+            tag_log::members(&store, "t0").unwrap(),
+            vec![ID.to_string()]
+        );
+        assert_eq!(repo.tagged(&["t0".into()]).unwrap().0.len(), 1);
     }
 
     #[test]

@@ -43,14 +43,18 @@ pub fn decode_counter(bytes: Option<&[u8]>) -> Option<i64> {
     let Some(bytes) = bytes else {
         return Some(0);
     };
-    if let Ok(le) = <[u8; 8]>::try_from(bytes) {
-        // Eight ASCII digits are also eight bytes: decimal text wins when
-        // every byte is a digit or a sign, which no small LE counter is.
-        if !bytes.iter().all(|b| b.is_ascii_digit() || *b == b'-') {
-            return Some(i64::from_le_bytes(le));
-        }
+    if let Some(le) = little_endian_counter(bytes) {
+        return Some(le);
     }
     std::str::from_utf8(bytes).ok()?.parse().ok()
+}
+
+/// The value of a counter kept as Spin's SQLite store keeps it, 8 bytes
+/// little-endian. Eight ASCII digits are also eight bytes: those are decimal
+/// text (Redis), which no counter below 2^61 looks like.
+pub fn little_endian_counter(bytes: &[u8]) -> Option<i64> {
+    let le = <[u8; 8]>::try_from(bytes).ok()?;
+    (!bytes.iter().all(|b| b.is_ascii_digit() || *b == b'-')).then(|| i64::from_le_bytes(le))
 }
 
 /// An in-memory store with Spin's semantics, weaknesses included, for the
@@ -60,6 +64,8 @@ pub struct MemStore {
     map: std::sync::Mutex<std::collections::BTreeMap<String, Vec<u8>>>,
     /// Redis: `swap` reports `CasFailed` whether or not it wrote.
     pub redis_cas_defect: bool,
+    /// Redis: counters are decimal text rather than 8-byte little-endian.
+    pub decimal_counters: bool,
     /// Every call fails, as when the store's files are unwritable.
     pub down: std::sync::atomic::AtomicBool,
 }
@@ -68,6 +74,7 @@ impl MemStore {
     pub fn redis() -> Self {
         MemStore {
             redis_cas_defect: true,
+            decimal_counters: true,
             ..Default::default()
         }
     }
@@ -114,6 +121,10 @@ impl KvStore for MemStore {
         let mut map = self.map()?;
         let current = match map.get(key) {
             None => 0,
+            Some(bytes) if self.decimal_counters => std::str::from_utf8(bytes)
+                .ok()
+                .and_then(|s| s.parse::<i64>().ok())
+                .ok_or_else(|| StoreError("increment on a non-counter".into()))?,
             Some(bytes) => i64::from_le_bytes(
                 bytes
                     .as_slice()
@@ -122,7 +133,12 @@ impl KvStore for MemStore {
             ),
         };
         let next = current + delta;
-        map.insert(key.to_string(), next.to_le_bytes().to_vec());
+        let encoded = if self.decimal_counters {
+            next.to_string().into_bytes()
+        } else {
+            next.to_le_bytes().to_vec()
+        };
+        map.insert(key.to_string(), encoded);
         Ok(next)
     }
 
