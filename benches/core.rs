@@ -5,9 +5,9 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use image_tags::app::{self, Env};
+use image_tags::auth::keystone::TokenValidator;
 use image_tags::config::Config;
 use image_tags::http::Request;
-use image_tags::keystone::TokenValidator;
 use image_tags::store::MemStore;
 use image_tags::{routes, tag};
 use std::hint::black_box;

@@ -2,11 +2,11 @@
 //! headers every response carries. Everything here is plain Rust over the
 //! [`KvStore`] and [`TokenValidator`] traits.
 
+use crate::auth::identity::{self, Identity};
+use crate::auth::keystone::{self, TokenValidator};
 use crate::config::{AuthConfig, Config};
 use crate::http::{request_id, ApiError, Request, Response};
-use crate::identity::{self, Identity};
 use crate::image::{self, Image};
-use crate::keystone::{self, TokenValidator};
 use crate::listing::{self, Query};
 use crate::policy;
 use crate::repo::{Change, Repo};

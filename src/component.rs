@@ -3,9 +3,9 @@
 //! request. No decisions are made here.
 
 use crate::app::{self, Env};
+use crate::auth::keystone::TokenValidator;
 use crate::config::Config;
 use crate::http::{Request, Response};
-use crate::keystone::TokenValidator;
 use crate::store::{KvStore, StoreError, SwapError};
 use spin_sdk::http::conversions::TryIntoOutgoingRequest;
 use spin_sdk::http::{

@@ -1,8 +1,8 @@
 //! The Spin variables of SPEC section 5, parsed once per request. A bad value
 //! is our misconfiguration: 500 with a message naming the variable.
 
+use crate::auth::identity::{parse_token_table, TokenEntry};
 use crate::http::ApiError;
-use crate::identity::{parse_token_table, TokenEntry};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum AuthConfig {

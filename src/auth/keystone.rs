@@ -2,9 +2,9 @@
 //! (the token validating itself, which Keystone's default policy allows).
 //! Answers are cached in the store under a hash of the token.
 
+use crate::auth::identity::Identity;
 use crate::fields::{self, Fields};
 use crate::http::ApiError;
-use crate::identity::Identity;
 use crate::keys;
 use crate::store::KvStore;
 use serde::Serialize;
