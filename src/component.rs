@@ -297,6 +297,7 @@ fn access_log(req: &Request, outcome: &app::Outcome, micros: u128) {
         "status": outcome.response.status,
         "duration_ms": micros as f64 / 1000.0,
         "project": outcome.project,
+        "access_key": outcome.access_key,
         "detail": outcome.detail,
     });
     eprintln!("{line}");

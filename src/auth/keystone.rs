@@ -106,9 +106,12 @@ pub fn validation_url(base_url: &str) -> String {
     format!("{base_url}/v3/auth/tokens")
 }
 
-fn unauthorized(base_url: &str) -> ApiError {
+/// 401 with the challenge that points clients at Keystone.
+pub fn unauthorized(base_url: &str) -> ApiError {
     ApiError::Unauthorized {
         keystone_uri: Some(base_url.to_string()),
+        reason: None,
+        detail: None,
     }
 }
 
