@@ -2,11 +2,12 @@
 //! headers every response carries. Everything here is plain Rust over the
 //! [`KvStore`] and [`TokenValidator`] traits.
 
-use crate::config::{AuthConfig, Config};
+use crate::auth::identity::Identity;
+use crate::auth::keystone::TokenValidator;
+use crate::auth::{self, KeystoneEnv};
+use crate::config::Config;
 use crate::http::{request_id, ApiError, Request, Response};
-use crate::identity::{self, Identity};
 use crate::image::{self, Image};
-use crate::keystone::{self, TokenValidator};
 use crate::listing::{self, Query};
 use crate::policy;
 use crate::repo::{Change, Repo};
@@ -31,7 +32,9 @@ pub struct Outcome {
     pub request_id: String,
     pub route: &'static str,
     pub project: Option<String>,
-    /// Operator-only detail of a 5xx (never in the body).
+    /// The access key of a request signed `SDK-HMAC-SHA256`, verified or not.
+    pub access_key: Option<String>,
+    /// Operator-only detail of a 5xx or a refused signature (never in the body).
     pub detail: Option<String>,
 }
 
@@ -42,6 +45,7 @@ pub fn handle<S: KvStore, V: TokenValidator>(req: &Request, env: &Env<'_, S, V>)
         request_id: request_id.clone(),
         route: "unmatched",
         project: None,
+        access_key: None,
         detail: None,
     };
     let mut response = match dispatch(req, env, &mut outcome) {
@@ -54,9 +58,11 @@ pub fn handle<S: KvStore, V: TokenValidator>(req: &Request, env: &Env<'_, S, V>)
     if req.method == "HEAD" {
         response.body.clear();
     }
+    // The Huawei Cloud SDKs read the id from `X-Request-Id`.
     response
         .headers
-        .push(("x-openstack-request-id".into(), request_id));
+        .push(("x-openstack-request-id".into(), request_id.clone()));
+    response.headers.push(("x-request-id".into(), request_id));
     outcome.response = response;
     outcome
 }
@@ -71,21 +77,17 @@ fn store<'a, S: KvStore, V: TokenValidator>(env: &Env<'a, S, V>) -> Result<&'a S
 fn identify<S: KvStore, V: TokenValidator>(
     req: &Request,
     env: &Env<'_, S, V>,
+    outcome: &mut Outcome,
 ) -> Result<Identity, ApiError> {
-    let token = req.header("x-auth-token");
-    match env.config.auth.clone()? {
-        AuthConfig::Tokens(table) => identity::from_token_table(&table, token)
-            .ok_or(ApiError::Unauthorized { keystone_uri: None }),
-        AuthConfig::Headers => identity::from_headers(req),
-        AuthConfig::Keystone { base_url } => keystone::identify(
-            store(env)?,
-            env.keystone,
-            &base_url,
-            token,
-            env.config.token_cache_seconds.clone()?,
-            env.now,
-        ),
-    }
+    let auth = env.config.auth.as_ref().map_err(Clone::clone)?;
+    let keystone = KeystoneEnv {
+        store: store(env),
+        validator: env.keystone,
+        cache_seconds: env.config.token_cache_seconds.clone(),
+    };
+    let judgement = auth::identify(req, auth, keystone, env.now);
+    outcome.access_key = judgement.access_key;
+    judgement.identity
 }
 
 fn dispatch<S: KvStore, V: TokenValidator>(
@@ -94,7 +96,7 @@ fn dispatch<S: KvStore, V: TokenValidator>(
     outcome: &mut Outcome,
 ) -> Result<Response, ApiError> {
     let who = if routes::needs_identity(&req.path) {
-        let who = identify(req, env)?;
+        let who = identify(req, env, outcome)?;
         outcome.project = who.project.clone();
         Some(who)
     } else {

@@ -3,9 +3,9 @@
 //! request. No decisions are made here.
 
 use crate::app::{self, Env};
+use crate::auth::keystone::TokenValidator;
 use crate::config::Config;
 use crate::http::{Request, Response};
-use crate::keystone::TokenValidator;
 use crate::store::{KvStore, StoreError, SwapError};
 use spin_sdk::http::conversions::TryIntoOutgoingRequest;
 use spin_sdk::http::{
@@ -327,14 +327,20 @@ fn write_within_budget<'b>(stream: &::wasi::io::streams::OutputStream, body: &'b
     rest
 }
 
-/// Longest a logged field may be, so a line stays one short write.
-const LOG_FIELD_CHARS: usize = 256;
+/// Longest a logged field may be, in bytes, so that a whole line stays
+/// under the 4,096 bytes stderr takes in one write.
+const FIELD_BYTES: usize = 256;
+const DETAIL_BYTES: usize = 2048;
 
-fn clip(text: &str) -> std::borrow::Cow<'_, str> {
-    match text.char_indices().nth(LOG_FIELD_CHARS) {
-        Some((cut, _)) => format!("{}…", text.get(..cut).unwrap_or_default()).into(),
-        None => text.into(),
+fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= max {
+        return text.into();
     }
+    let cut = (0..=max)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    format!("{}…", text.get(..cut).unwrap_or_default()).into()
 }
 
 /// One line on stderr in one write: concurrent requests' lines would
@@ -352,12 +358,14 @@ fn log_line(line: &str) {
 fn access_log(req: &Request, outcome: &app::Outcome, micros: u128) {
     let line = serde_json::json!({
         "request_id": outcome.request_id,
-        "method": clip(&req.method),
+        "method": clip(&req.method, FIELD_BYTES),
         "route": outcome.route,
         "status": outcome.response.status,
         "duration_ms": micros as f64 / 1000.0,
-        "project": outcome.project.as_deref().map(clip),
-        "detail": outcome.detail.as_deref().map(clip),
+        "project": outcome.project.as_deref().map(|p| clip(p, FIELD_BYTES)),
+        "access_key": outcome.access_key.as_deref().map(|k| clip(k, FIELD_BYTES)),
+        // A failed signature's canonical request is here, and needs room.
+        "detail": outcome.detail.as_deref().map(|d| clip(d, DETAIL_BYTES)),
     });
     log_line(&line.to_string());
 }

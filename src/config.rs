@@ -1,17 +1,26 @@
 //! The Spin variables of SPEC section 5, parsed once per request. A bad value
 //! is our misconfiguration: 500 with a message naming the variable.
 
+use crate::auth::aksk::{self, Credential};
+use crate::auth::tokens::{self, TokenEntry};
 use crate::http::ApiError;
-use crate::identity::{parse_token_table, TokenEntry};
 
+/// `auth_mode`: how identities are established (SPEC section 4).
 #[derive(Debug, Clone, PartialEq)]
 pub enum AuthConfig {
-    /// Keystone's base URL, without a trailing `/` or `/v3`.
-    Keystone {
-        base_url: String,
-    },
-    Tokens(Vec<TokenEntry>),
+    /// `headers`: a trusted proxy in front; stands alone.
     Headers,
+    /// A list of `keystone`, `tokens` and `aksk`: at least one is set.
+    Schemes(Schemes),
+}
+
+/// The schemes a request may be judged by; `None` for those not listed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Schemes {
+    /// Keystone's base URL, without a trailing `/` or `/v3`.
+    pub keystone: Option<String>,
+    pub tokens: Option<Vec<TokenEntry>>,
+    pub aksk: Option<Vec<Credential>>,
 }
 
 #[derive(Debug, Clone)]
@@ -40,29 +49,7 @@ impl Config {
                 .map(|v| v.trim().to_string())
                 .unwrap_or_else(|| default.to_string())
         };
-        let auth = match get("auth_mode", "keystone").as_str() {
-            "keystone" => {
-                let url = get("keystone_url", "");
-                if url.is_empty() {
-                    Err(misconfigured(
-                        "keystone_url",
-                        "is not set; keystone mode needs it",
-                    ))
-                } else {
-                    Ok(AuthConfig::Keystone {
-                        base_url: keystone_base(&url),
-                    })
-                }
-            }
-            "tokens" => parse_token_table(&get("auth_tokens", ""))
-                .map(AuthConfig::Tokens)
-                .map_err(|why| misconfigured("auth_tokens", &why)),
-            "headers" => Ok(AuthConfig::Headers),
-            _ => Err(misconfigured(
-                "auth_mode",
-                "is not one of keystone, tokens, headers",
-            )),
-        };
+        let auth = load_auth(&get("auth_mode", "keystone"), &get);
         let token_cache_seconds = get("token_cache_seconds", "300")
             .parse::<i64>()
             .ok()
@@ -81,6 +68,51 @@ impl Config {
             kv_store: get("kv_store", "default"),
         }
     }
+}
+
+/// `auth_mode` and the variables of the schemes it lists.
+fn load_auth(mode: &str, get: &dyn Fn(&str, &str) -> String) -> Result<AuthConfig, ApiError> {
+    if mode == "headers" {
+        return Ok(AuthConfig::Headers);
+    }
+    let mut schemes = Schemes::default();
+    for name in mode.split(',').map(str::trim) {
+        match name {
+            "keystone" => {
+                let url = get("keystone_url", "");
+                if url.is_empty() {
+                    return Err(misconfigured(
+                        "keystone_url",
+                        "is not set; keystone mode needs it",
+                    ));
+                }
+                schemes.keystone = Some(keystone_base(&url));
+            }
+            "tokens" => {
+                let table = tokens::parse_table(&get("auth_tokens", ""))
+                    .map_err(|why| misconfigured("auth_tokens", &why))?;
+                schemes.tokens = Some(table);
+            }
+            "aksk" => {
+                let table = aksk::parse_credentials(&get("aksk_credentials", ""))
+                    .map_err(|why| misconfigured("aksk_credentials", &why))?;
+                schemes.aksk = Some(table);
+            }
+            "headers" => {
+                return Err(misconfigured(
+                    "auth_mode",
+                    "lists headers with other modes; headers stands alone",
+                ))
+            }
+            _ => {
+                return Err(misconfigured(
+                    "auth_mode",
+                    "is not keystone, tokens, aksk, a comma-separated list of those, or headers",
+                ))
+            }
+        }
+    }
+    Ok(AuthConfig::Schemes(schemes))
 }
 
 /// Accept `auth_url` as OpenStack clients take it: with or without `/v3`,
@@ -127,6 +159,56 @@ mod tests {
         assert!(bad.message().contains("image_tag_quota"));
         let bad = load(&[("auth_mode", "ldap")]).auth.unwrap_err();
         assert!(bad.message().contains("auth_mode"));
+    }
+
+    #[test]
+    fn auth_mode_is_one_scheme_a_list_or_headers_alone() {
+        let schemes = |vars: &[(&str, &str)]| match load(vars).auth {
+            Ok(AuthConfig::Schemes(s)) => s,
+            other => panic!("{other:?}"),
+        };
+        let s = schemes(&[("auth_mode", "tokens"), ("auth_tokens", "t:p:member")]);
+        assert_eq!(s.tokens.map(|t| t.len()), Some(1));
+        assert!(s.keystone.is_none() && s.aksk.is_none());
+        let s = schemes(&[
+            ("auth_mode", " tokens , aksk,keystone"),
+            ("auth_tokens", "t:p:member"),
+            ("aksk_credentials", "AK1:SK1:p:admin"),
+            ("keystone_url", "http://ks:5000/v3"),
+        ]);
+        assert_eq!(s.keystone.as_deref(), Some("http://ks:5000"));
+        assert!(s.tokens.is_some());
+        assert_eq!(s.aksk.map(|t| t.len()), Some(1));
+        assert!(schemes(&[("auth_mode", "aksk")])
+            .aksk
+            .is_some_and(|t| t.is_empty()));
+        assert_eq!(
+            load(&[("auth_mode", "headers")]).auth,
+            Ok(AuthConfig::Headers)
+        );
+        for (vars, variable) in [
+            (vec![("auth_mode", "headers,tokens")], "auth_mode"),
+            (vec![("auth_mode", "tokens,")], "auth_mode"),
+            (vec![("auth_mode", "Tokens")], "auth_mode"),
+            (vec![("auth_mode", "tokens,keystone")], "keystone_url"),
+            (
+                vec![("auth_mode", "aksk"), ("aksk_credentials", "AK:S3CR3T")],
+                "aksk_credentials",
+            ),
+            (
+                vec![("auth_mode", "tokens"), ("auth_tokens", "t")],
+                "auth_tokens",
+            ),
+        ] {
+            let err = load(&vars).auth.unwrap_err();
+            assert_eq!(err.status(), 500);
+            assert!(
+                err.message().contains(variable),
+                "{vars:?}: {}",
+                err.message()
+            );
+            assert!(!err.message().contains("S3CR3T"), "{}", err.message());
+        }
     }
 
     #[test]

@@ -112,7 +112,13 @@ impl Response {
 pub enum ApiError {
     BadRequest(String),
     Unauthorized {
+        /// Keystone mode: the `WWW-Authenticate` challenge's `uri`.
         keystone_uri: Option<String>,
+        /// Why, when the client may be told (a signature's precise fault);
+        /// `None`: the generic message.
+        reason: Option<String>,
+        /// Operator-only: what the log line carries. Never a secret.
+        detail: Option<String>,
     },
     Forbidden(String),
     NotFound(String),
@@ -147,6 +153,15 @@ impl ApiError {
     pub fn unavailable(detail: impl Into<String>) -> Self {
         ApiError::Unavailable {
             detail: detail.into(),
+        }
+    }
+
+    /// 401 with the generic message.
+    pub fn unauthorized() -> Self {
+        ApiError::Unauthorized {
+            keystone_uri: None,
+            reason: None,
+            detail: None,
         }
     }
 
@@ -196,6 +211,10 @@ impl ApiError {
             | ApiError::Conflict(m)
             | ApiError::TooLarge(m)
             | ApiError::UnsupportedMediaType(m) => m.clone(),
+            ApiError::Unauthorized {
+                reason: Some(reason),
+                ..
+            } => reason.clone(),
             ApiError::Unauthorized { .. } => {
                 "The request you have made requires authentication.".into()
             }
@@ -213,6 +232,10 @@ impl ApiError {
     pub fn detail(&self) -> Option<&str> {
         match self {
             ApiError::Internal { detail, .. } | ApiError::Unavailable { detail } => Some(detail),
+            ApiError::Unauthorized {
+                detail: Some(detail),
+                ..
+            } => Some(detail),
             _ => None,
         }
     }
@@ -233,6 +256,7 @@ impl ApiError {
             }
             ApiError::Unauthorized {
                 keystone_uri: Some(uri),
+                ..
             } => response.with_header("www-authenticate", format!("Keystone uri=\"{uri}\"")),
             _ => response,
         }

@@ -4,14 +4,13 @@
 //! the host target; `component` is the thin Spin edge compiled to wasm.
 
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod discovery;
 pub mod fields;
 pub mod http;
-pub mod identity;
 pub mod image;
 pub mod keys;
-pub mod keystone;
 pub mod listing;
 pub mod patch;
 pub mod policy;

@@ -1,8 +1,8 @@
 //! `GET /v2/images`: the query (filters, sort, paging) and the page it
 //! selects, with Glance's `first` and `next` links.
 
+use crate::auth::identity::Identity;
 use crate::http::ApiError;
-use crate::identity::Identity;
 use crate::image::Image;
 use crate::policy;
 use std::cmp::Ordering;

@@ -4,8 +4,8 @@
 //! error messages) cost ~30 KB of wasm; a unit test checks the two agree,
 //! messages included. What each path means is Glance's.
 
+use crate::auth::identity::Identity;
 use crate::http::ApiError;
-use crate::identity::Identity;
 use crate::image::{check_tag_quota, tags_from_json, Image};
 use crate::policy;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};

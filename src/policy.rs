@@ -1,6 +1,6 @@
 //! Who may see and change an image (SPEC section 4).
 
-use crate::identity::Identity;
+use crate::auth::identity::Identity;
 use crate::image::Image;
 
 /// `public` and `community` images are for everyone; `shared` and `private`

@@ -134,6 +134,30 @@ pub fn parse(s: &str) -> Option<i64> {
     Some(days * SECONDS_PER_DAY + hour * 3600 + minute * 60 + second - offset)
 }
 
+/// Unix seconds of an ISO 8601 basic-format UTC time, `YYYYMMDDTHHMMSSZ`
+/// exactly (the form of `X-Sdk-Date`); `None` for anything else.
+pub fn parse_basic(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 16 || b.get(8) != Some(&b'T') || b.get(15) != Some(&b'Z') {
+        return None;
+    }
+    let digits = |from: usize, n: usize| -> Option<i64> {
+        b.get(from..from + n)?.iter().try_fold(0i64, |acc, c| {
+            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+        })
+    };
+    let (year, month, day) = (digits(0, 4)?, digits(4, 2)?, digits(6, 2)?);
+    let (hour, minute, second) = (digits(9, 2)?, digits(11, 2)?, digits(13, 2)?);
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        return None;
+    }
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    Some(days * SECONDS_PER_DAY + hour * 3600 + minute * 60 + second)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +266,67 @@ mod tests {
                 .map(|d| d.timestamp())
                 .ok();
             assert_eq!(parse(s), expected, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn basic_format_matches_chrono() {
+        let chrono_basic = |s: &str| -> Option<i64> {
+            let shape = s.len() == 16
+                && s.bytes().enumerate().all(|(i, c)| match i {
+                    8 => c == b'T',
+                    15 => c == b'Z',
+                    _ => c.is_ascii_digit(),
+                });
+            if !shape {
+                return None;
+            }
+            let n = |from: usize, len: usize| s[from..from + len].parse::<u32>().unwrap();
+            let date = chrono::NaiveDate::from_ymd_opt(n(0, 4) as i32, n(4, 2), n(6, 2))?;
+            Some(
+                date.and_hms_opt(n(9, 2), n(11, 2), n(13, 2))?
+                    .and_utc()
+                    .timestamp(),
+            )
+        };
+        assert_eq!(parse_basic("20260101T000000Z"), Some(1_767_225_600));
+        let mut inputs: Vec<String> = [
+            "20240229T235959Z",
+            "20230229T000000Z",
+            "21000229T000000Z",
+            "20260431T000000Z",
+            "20261301T000000Z",
+            "20260001T000000Z",
+            "20260100T000000Z",
+            "20260101T240000Z",
+            "20260101T006000Z",
+            "20260101T000060Z",
+            "00000101T000000Z",
+            "99991231T235959Z",
+            "2026-01-01T00:00:00Z",
+            "20260101T000000",
+            "20260101t000000z",
+            "",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let base = "20261128T014436Z";
+        for i in 0..base.len() {
+            for c in ['0', '1', '3', '9', 'T', 'Z', '-', ' ', 'é'] {
+                let mut s = base.to_string();
+                s.replace_range(i..i + 1, &c.to_string());
+                inputs.push(s);
+                let mut s = base.to_string();
+                s.insert(i, c);
+                inputs.push(s);
+                let mut s = base.to_string();
+                s.remove(i);
+                inputs.push(s);
+            }
+        }
+        for s in &inputs {
+            assert_eq!(parse_basic(s), chrono_basic(s), "{s:?}");
         }
     }
 }

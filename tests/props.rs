@@ -5,7 +5,7 @@
 
 #![cfg(test)]
 
-use image_tags::identity::Identity;
+use image_tags::auth::identity::Identity;
 use image_tags::image::Image;
 use image_tags::listing::{Query, DEFAULT_LIMIT, MAX_LIMIT};
 use image_tags::segment::{self, DecodeError};

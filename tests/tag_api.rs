@@ -175,6 +175,8 @@ async fn request_ids_are_reused_or_minted_on_every_response() {
         .await;
     assert_eq!(r.status, 401);
     assert_eq!(r.header("x-openstack-request-id"), Some("req-abc-123"));
+    // The Huawei Cloud SDKs read the same id from X-Request-Id.
+    assert_eq!(r.header("x-request-id"), Some("req-abc-123"));
     assert_eq!(r.json().unwrap()["error"]["request_id"], "req-abc-123");
     let r = c
         .call_with(
@@ -185,10 +187,12 @@ async fn request_ids_are_reused_or_minted_on_every_response() {
         )
         .await;
     assert_eq!(r.header("x-openstack-request-id"), Some("req-x"));
+    assert_eq!(r.header("x-request-id"), Some("req-x"));
     let long = "y".repeat(65);
     let r = c
         .call_with("GET", "/nowhere", &[("x-openstack-request-id", &long)], b"")
         .await;
     let rid = r.header("x-openstack-request-id").unwrap();
     assert!(rid.starts_with("req-") && !rid.contains(&long), "{rid}");
+    assert_eq!(r.header("x-request-id"), Some(rid));
 }

@@ -11,7 +11,7 @@
 use image_tags::app::{self, Env};
 use image_tags::config::Config;
 use image_tags::http::Request;
-use image_tags::keystone::TokenValidator;
+use image_tags::auth::keystone::TokenValidator;
 use image_tags::store::MemStore;
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;

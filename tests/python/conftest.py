@@ -15,6 +15,7 @@ The servers the tests use:
 * ``host``         auth_mode=tokens, default quota (128)
 * ``quota_host``   auth_mode=tokens, image_tag_quota=QUOTA_SMALL
 * ``headers_host`` auth_mode=headers, image_tag_quota=DIFF_QUOTA (differential)
+* ``aksk_host``    auth_mode=tokens,aksk: the token table and the AK/SK table AKSK
 * ``glance``       the real Glance oracle (tests/services/glance) with the same
                    quota, in a private home on a free port (the shared instance
                    on :9292 is left alone)
@@ -59,6 +60,13 @@ TOKENS = {
     "bob-token": ("proj-b", "member+reader"),
 }
 ADMIN, ALICE, RITA, BOB = "admin-token", "alice-token", "rita-token", "bob-token"
+# access key -> (secret key, project, roles): the aksk_credentials of aksk_host
+AKSK = {
+    "AKALICE0000000000001": ("alice-secret-key-00000000000000000000001", "proj-a", "member+reader"),
+    "AKRITA00000000000001": ("rita-secret-key-000000000000000000000001", "proj-a", "reader"),
+    "AKBOB000000000000001": ("bob-secret-key-0000000000000000000000001", "proj-b", "member+reader"),
+}
+AK_ALICE, AK_RITA, AK_BOB = "AKALICE0000000000001", "AKRITA00000000000001", "AKBOB000000000000001"
 QUOTA_SMALL = 3  # quota_host
 DIFF_QUOTA = 8  # headers_host and the Glance oracle
 START_TIMEOUT = 300  # first start compiles the component (~45 s with a debug host)
@@ -289,6 +297,10 @@ def tokens_variable():
     return ",".join(f"{t}:{p}:{r}" for t, (p, r) in TOKENS.items())
 
 
+def aksk_variable():
+    return ",".join(f"{ak}:{sk}:{p}:{r}" for ak, (sk, p, r) in AKSK.items())
+
+
 @pytest.fixture(scope="session")
 def logdir():
     return _LOGDIR
@@ -320,6 +332,15 @@ def quota_host(_first_host, logdir):
 @pytest.fixture(scope="session")
 def headers_host(_first_host, logdir):
     h = Host("headers", logdir, {"auth_mode": "headers", "image_tag_quota": DIFF_QUOTA})
+    yield h.url
+    h.stop()
+
+
+@pytest.fixture(scope="session")
+def aksk_host(_first_host, logdir):
+    """Base URL of image-tags taking both X-Auth-Token (TOKENS) and AK/SK signatures (AKSK)."""
+    h = Host("tokens-aksk", logdir, {"auth_mode": "tokens,aksk", "auth_tokens": tokens_variable(),
+                                     "aksk_credentials": aksk_variable()})
     yield h.url
     h.stop()
 

@@ -2,9 +2,9 @@
 //! (the token validating itself, which Keystone's default policy allows).
 //! Answers are cached in the store under a hash of the token.
 
+use crate::auth::identity::Identity;
 use crate::fields::{self, Fields};
 use crate::http::ApiError;
-use crate::identity::Identity;
 use crate::keys;
 use crate::store::KvStore;
 use serde::Serialize;
@@ -106,9 +106,12 @@ pub fn validation_url(base_url: &str) -> String {
     format!("{base_url}/v3/auth/tokens")
 }
 
-fn unauthorized(base_url: &str) -> ApiError {
+/// 401 with the challenge that points clients at Keystone.
+pub fn unauthorized(base_url: &str) -> ApiError {
     ApiError::Unauthorized {
         keystone_uri: Some(base_url.to_string()),
+        reason: None,
+        detail: None,
     }
 }
 
