@@ -10,6 +10,7 @@ pub mod fields;
 pub mod http;
 pub mod identity;
 pub mod image;
+pub mod ims;
 pub mod keys;
 pub mod keystone;
 pub mod listing;

@@ -167,7 +167,8 @@ impl<'a, S: KvStore> Repo<'a, S> {
             .unwrap_or(false))
     }
 
-    /// Append `image_id` to the tag's log: a slot from the counter, written once.
+    /// Append `image_id` to the tag's log: a slot from the counter, written
+    /// once. A key/value entry `k=v` also goes to the key log of `k`.
     fn index_tag(&self, tag: &str, image_id: &str) -> Result<(), ApiError> {
         let slot = self
             .store
@@ -178,7 +179,58 @@ impl<'a, S: KvStore> Repo<'a, S> {
                 &keys::tag_slot(&keys::sha256_hex(tag), slot),
                 image_id.as_bytes(),
             )
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        if let Some((key, _)) = tag.split_once('=') {
+            let slot = self
+                .store
+                .increment(&keys::tag_key_len(key), 1)
+                .map_err(unavailable)?;
+            self.store
+                .set(
+                    &keys::tag_key_slot(&keys::sha256_hex(key), slot),
+                    image_id.as_bytes(),
+                )
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    /// Live images with any value of the IMS key `key`: the union of the
+    /// tag log of the plain `key` (value `""`) and the key log of `key`
+    /// (entries `key=...`), each record checked.
+    pub fn with_key(&self, key: &str) -> Result<(Vec<Image>, usize), ApiError> {
+        let (mut images, mut skipped) = self.tagged(&[key.to_string()])?;
+        let mut seen = BTreeSet::new();
+        for image in &images {
+            seen.insert(image.id.clone());
+        }
+        // Read like the tag logs in `tagged`: the counter, then each slot.
+        let len = self
+            .store
+            .increment(&keys::tag_key_len(key), 0)
+            .map_err(unavailable)?;
+        let hash = keys::sha256_hex(key);
+        let mut image_keys = Vec::new();
+        for slot in 1..=len {
+            let id = self
+                .store
+                .get(&keys::tag_key_slot(&hash, slot))
+                .map_err(unavailable)?;
+            if let Some(id) = id.and_then(|id| String::from_utf8(id).ok()) {
+                if seen.insert(id.clone()) {
+                    image_keys.push(keys::image(&id));
+                }
+            }
+        }
+        let (more, more_skipped) = self.load_many(&image_keys)?;
+        let has_key = |i: &Image| {
+            i.tags
+                .iter()
+                .any(|t| t.split_once('=').is_some_and(|(k, _)| k == key))
+        };
+        images.extend(more.into_iter().filter(has_key));
+        skipped += more_skipped;
+        Ok((images, skipped))
     }
 
     /// Live images carrying every tag in `tags` (at least one), reading only
@@ -329,6 +381,47 @@ mod tests {
             vec![other]
         );
         assert!(repo.tagged(&["nothing".into()]).unwrap().0.is_empty());
+    }
+
+    #[test]
+    fn the_key_index_finds_any_value_of_a_key() {
+        let store = MemStore::default();
+        let repo = Repo::new(&store);
+        let ids = [
+            "00000000-0000-4000-8000-000000000001",
+            "00000000-0000-4000-8000-000000000002",
+            "00000000-0000-4000-8000-000000000003",
+            "00000000-0000-4000-8000-000000000004",
+        ];
+        for id in ids {
+            repo.create(Image::new(id.into(), "p".into(), 0)).unwrap();
+        }
+        let [a, b, c, d] = ids;
+        add_tag(&repo, a, "env=prod");
+        add_tag(&repo, b, "env");
+        add_tag(&repo, c, "env=dev");
+        add_tag(&repo, d, "envx=1");
+        let found = |key: &str| {
+            let mut ids: Vec<String> = repo
+                .with_key(key)
+                .unwrap()
+                .0
+                .into_iter()
+                .map(|i| i.id)
+                .collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(found("env"), vec![a, b, c]);
+        // A stale entry (the value changed, the key went) is checked away.
+        repo.update(c, &mut |img| {
+            img.tags = vec!["other=1".into()];
+            Ok(Change::Write)
+        })
+        .unwrap();
+        assert_eq!(found("env"), vec![a, b]);
+        assert_eq!(found("other"), vec![c]);
+        assert!(found("nothing").is_empty());
     }
 
     #[test]
