@@ -13,7 +13,7 @@ use crate::policy;
 use crate::repo::{Change, Repo};
 use crate::routes::{self, Route, RouteError};
 use crate::store::{KvStore, StoreError};
-use crate::{discovery, patch, schemas, segment, tag};
+use crate::{discovery, ims, patch, schemas, segment, tag};
 use serde_json::{json, Value};
 
 /// What the host hands the core for one request.
@@ -52,7 +52,11 @@ pub fn handle<S: KvStore, V: TokenValidator>(req: &Request, env: &Env<'_, S, V>)
         Ok(r) => r,
         Err(e) => {
             outcome.detail = e.detail().map(str::to_string);
-            e.to_response(&request_id)
+            if ims::endpoint::is_ims_path(&req.path) {
+                ims::error::ImsError::from(e).to_response(&request_id)
+            } else {
+                e.to_response(&request_id)
+            }
         }
     };
     if req.method == "HEAD" {
@@ -67,7 +71,9 @@ pub fn handle<S: KvStore, V: TokenValidator>(req: &Request, env: &Env<'_, S, V>)
     outcome
 }
 
-fn store<'a, S: KvStore, V: TokenValidator>(env: &Env<'a, S, V>) -> Result<&'a S, ApiError> {
+pub(crate) fn store<'a, S: KvStore, V: TokenValidator>(
+    env: &Env<'a, S, V>,
+) -> Result<&'a S, ApiError> {
     env.store
         .as_ref()
         .copied()
@@ -123,6 +129,19 @@ fn dispatch<S: KvStore, V: TokenValidator>(
         Route::RemoveTag { image_id, tag } => {
             remove_tag(req, env, &who, &decode_id(&image_id), &tag)
         }
+        Route::Ims(endpoint) => {
+            let ctx = ims::handlers::Ctx {
+                req,
+                who: &who,
+                repo: Repo::new(store(env)?),
+                config: env.config,
+                now: env.now,
+            };
+            Ok(ims::handlers::handle(&endpoint, &ctx).unwrap_or_else(|e| {
+                outcome.detail = e.detail();
+                e.to_response(&outcome.request_id)
+            }))
+        }
     }
 }
 
@@ -140,11 +159,12 @@ fn route_name(route: &Route) -> &'static str {
         Route::DeleteImage { .. } => "DELETE /v2/images/{id}",
         Route::AddTag { .. } => "PUT /v2/images/{id}/tags/{tag}",
         Route::RemoveTag { .. } => "DELETE /v2/images/{id}/tags/{tag}",
+        Route::Ims(endpoint) => endpoint.name(),
     }
 }
 
 /// An id that does not decode cannot be a stored id: it gets the same 404.
-fn decode_id(raw: &str) -> String {
+pub(crate) fn decode_id(raw: &str) -> String {
     segment::decode(raw).unwrap_or_else(|_| raw.to_string())
 }
 
@@ -172,7 +192,7 @@ fn image_response(status: u16, image: &Image) -> Response {
 
 /// Seen but not changeable: 403. Not seen: 404, so ids of others' private
 /// images do not leak.
-fn check_modify(who: &Identity, image: &Image, id: &str) -> Result<(), ApiError> {
+pub(crate) fn check_modify(who: &Identity, image: &Image, id: &str) -> Result<(), ApiError> {
     if !policy::can_see(who, image) {
         return Err(ApiError::image_not_found(id));
     }

@@ -31,6 +31,8 @@ pub struct Config {
     pub token_cache_seconds: Result<i64, ApiError>,
     /// `None`: unlimited.
     pub image_tag_quota: Result<Option<usize>, ApiError>,
+    /// Tags per image through the IMS key/value routes.
+    pub ims_tag_limit: Result<usize, ApiError>,
     pub kv_store: String,
 }
 
@@ -61,10 +63,14 @@ impl Config {
             .parse::<i64>()
             .map(|q| usize::try_from(q).ok())
             .map_err(|_| misconfigured("image_tag_quota", "is not a whole number"));
+        let ims_tag_limit = get("ims_tag_limit", "20")
+            .parse::<usize>()
+            .map_err(|_| misconfigured("ims_tag_limit", "is not a whole number of tags"));
         Config {
             auth,
             token_cache_seconds,
             image_tag_quota,
+            ims_tag_limit,
             kv_store: get("kv_store", "default"),
         }
     }
@@ -147,6 +153,7 @@ mod tests {
         );
         assert_eq!(c.token_cache_seconds, Ok(300));
         assert_eq!(c.image_tag_quota, Ok(Some(128)));
+        assert_eq!(c.ims_tag_limit, Ok(20));
         assert_eq!(c.kv_store, "default");
     }
 
@@ -157,6 +164,9 @@ mod tests {
             .image_tag_quota
             .unwrap_err();
         assert!(bad.message().contains("image_tag_quota"));
+        let bad = load(&[("ims_tag_limit", "-1")]).ims_tag_limit.unwrap_err();
+        assert!(bad.message().contains("ims_tag_limit"));
+        assert_eq!(load(&[("ims_tag_limit", "3")]).ims_tag_limit, Ok(3));
         let bad = load(&[("auth_mode", "ldap")]).auth.unwrap_err();
         assert!(bad.message().contains("auth_mode"));
     }

@@ -332,8 +332,10 @@ fn check_settable(name: &str) -> Result<(), ApiError> {
 }
 
 /// A JSON array of tags as POST and PATCH take it: strings following the tag
-/// rules, duplicates collapsed, order kept.
-pub fn tags_from_json(value: &Value) -> Result<Vec<String>, ApiError> {
+/// rules, duplicates collapsed, order kept. Tags in `kept` (the image's own)
+/// pass as they are: PATCH sends the whole list back, IMS key/value tags
+/// (`k=v`) included.
+pub fn tags_from_json(value: &Value, kept: &[String]) -> Result<Vec<String>, ApiError> {
     let items = value
         .as_array()
         .ok_or_else(|| ApiError::BadRequest("Invalid value for 'tags': not an array.".into()))?;
@@ -342,7 +344,9 @@ pub fn tags_from_json(value: &Value) -> Result<Vec<String>, ApiError> {
         let t = item.as_str().ok_or_else(|| {
             ApiError::BadRequest("Invalid value for 'tags': every tag is a string.".into())
         })?;
-        tag::validate(t).map_err(|e| ApiError::BadRequest(e.message()))?;
+        if !kept.iter().any(|k| k == t) {
+            tag::validate(t).map_err(|e| ApiError::BadRequest(e.message()))?;
+        }
         if !tags.iter().any(|x| x == t) {
             tags.push(t.to_string());
         }
@@ -371,7 +375,7 @@ pub fn apply_create_body(
         match name.as_str() {
             "id" | "owner" => {}
             "tags" => {
-                let tags = tags_from_json(value)?;
+                let tags = tags_from_json(value, &[])?;
                 check_tag_quota(&image.id, tags.len(), quota)?;
                 image.tags = tags;
             }

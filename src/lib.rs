@@ -10,6 +10,7 @@ pub mod discovery;
 pub mod fields;
 pub mod http;
 pub mod image;
+pub mod ims;
 pub mod keys;
 pub mod listing;
 pub mod patch;

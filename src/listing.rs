@@ -210,7 +210,7 @@ fn eq_opt(want: &Option<String>, have: Option<&str>) -> bool {
 }
 
 /// A stable sort, so the same order as `sort_by`: std's sort cost ~5 KB of wasm.
-fn merge_sort<T>(mut items: Vec<T>, compare: &dyn Fn(&T, &T) -> Ordering) -> Vec<T> {
+pub(crate) fn merge_sort<T>(mut items: Vec<T>, compare: &dyn Fn(&T, &T) -> Ordering) -> Vec<T> {
     if items.len() < 2 {
         return items;
     }

@@ -416,7 +416,7 @@ fn set(
 ) -> Result<(), ApiError> {
     match name {
         "tags" => {
-            let tags = tags_from_json(value)?;
+            let tags = tags_from_json(value, &image.tags)?;
             check_tag_quota(&image.id, tags.len(), quota)?;
             image.tags = tags;
         }
@@ -526,6 +526,25 @@ mod tests {
         }
         let four = r#"[{"op":"add","path":"/tags","value":["a","b","c","d"]}]"#;
         assert_eq!(patched(four, &m).unwrap_err().status(), 413);
+    }
+
+    #[test]
+    fn the_whole_list_may_carry_back_the_images_key_value_tags() {
+        let m = Identity::new("p", &["member"]);
+        let mut img = Image::new("i".into(), "p".into(), 0);
+        img.tags = vec!["env=prod".into()];
+        let ops = |tags: &str| {
+            parse(
+                CT,
+                format!(r#"[{{"op":"add","path":"/tags","value":{tags}}}]"#).as_bytes(),
+            )
+            .unwrap()
+        };
+        apply(&mut img, &ops(r#"["env=prod","x"]"#), &m, None).unwrap();
+        assert_eq!(img.tags, vec!["env=prod", "x"]);
+        // A new `=` is still the seed's 400.
+        let err = apply(&mut img, &ops(r#"["env=dev"]"#), &m, None).unwrap_err();
+        assert_eq!(err.status(), 400);
     }
 
     #[test]

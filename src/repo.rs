@@ -107,7 +107,7 @@ impl<'a, S: KvStore> Repo<'a, S> {
             )));
         }
         for tag in &image.tags {
-            tag_log::append(self.store, tag, &image.id)?;
+            tag_log::append_tag(self.store, tag, &image.id)?;
         }
         image.writes = vec![format!("{:016x}", random_u64())];
         let bytes = serde_json::to_vec(&image).map_err(|e| ApiError::internal(e.to_string()))?;
@@ -150,7 +150,7 @@ impl<'a, S: KvStore> Repo<'a, S> {
             for tag in new.tags.iter().filter(|t| !old.has_tag(t)) {
                 let logged = old.still_indexed.contains(tag) || indexed.contains(tag);
                 if !logged {
-                    tag_log::append(self.store, tag, id)?;
+                    tag_log::append_tag(self.store, tag, id)?;
                     indexed.insert(tag.clone());
                 }
             }
@@ -187,13 +187,35 @@ impl<'a, S: KvStore> Repo<'a, S> {
             .unwrap_or(false))
     }
 
+    /// Live images with any value of the IMS key `key`: the union of the
+    /// tag log of the plain `key` (value `""`) and the key log of `key`
+    /// (entries `key=...`), each record checked.
+    pub fn with_key(&self, key: &str) -> Result<(Vec<Image>, usize), ApiError> {
+        let (mut images, mut skipped) = self.tagged(&[key.to_string()])?;
+        let seen: BTreeSet<String> = images.iter().map(|i| i.id.clone()).collect();
+        let image_keys: Vec<String> = tag_log::members(self.store, &keys::tag_key_len(key))?
+            .iter()
+            .filter(|id| !seen.contains(*id))
+            .map(|id| keys::image(id))
+            .collect();
+        let (more, more_skipped) = self.load_many(&image_keys)?;
+        let has_key = |i: &Image| {
+            i.tags
+                .iter()
+                .any(|t| t.split_once('=').is_some_and(|(k, _)| k == key))
+        };
+        images.extend(more.into_iter().filter(has_key));
+        skipped += more_skipped;
+        Ok((images, skipped))
+    }
+
     /// Live images carrying every tag in `tags` (at least one), reading only
     /// the shortest tag log and the images it names. Records that do not
     /// parse are skipped and counted, so one bad record cannot hide the rest.
     pub fn tagged(&self, tags: &[String]) -> Result<(Vec<Image>, usize), ApiError> {
         let mut shortest: Option<(&String, i64)> = None;
         for tag in tags {
-            let len = tag_log::slots(self.store, tag)?;
+            let len = tag_log::slots(self.store, &keys::tag_len(tag))?;
             if shortest.is_none_or(|(_, n)| len < n) {
                 shortest = Some((tag, len));
             }
@@ -201,7 +223,7 @@ impl<'a, S: KvStore> Repo<'a, S> {
         let Some((tag, _)) = shortest else {
             return Ok((Vec::new(), 0));
         };
-        let image_keys: Vec<String> = tag_log::members(self.store, tag)?
+        let image_keys: Vec<String> = tag_log::members(self.store, &keys::tag_len(tag))?
             .iter()
             .map(|id| keys::image(id))
             .collect();
@@ -339,7 +361,7 @@ mod tests {
             }
             add_tag(&repo, ID, "churn");
             assert_eq!(
-                tag_log::slots(&store, "churn").unwrap(),
+                tag_log::slots(&store, &keys::tag_len("churn")).unwrap(),
                 1,
                 "200 cycles, one entry"
             );
@@ -373,10 +395,51 @@ mod tests {
         // t0 was forgotten: adding it back appends again, and it is found.
         add_tag(&repo, ID, "t0");
         assert_eq!(
-            tag_log::members(&store, "t0").unwrap(),
+            tag_log::members(&store, &keys::tag_len("t0")).unwrap(),
             vec![ID.to_string()]
         );
         assert_eq!(repo.tagged(&["t0".into()]).unwrap().0.len(), 1);
+    }
+
+    #[test]
+    fn the_key_index_finds_any_value_of_a_key() {
+        let store = MemStore::default();
+        let repo = Repo::new(&store);
+        let ids = [
+            "00000000-0000-4000-8000-000000000001",
+            "00000000-0000-4000-8000-000000000002",
+            "00000000-0000-4000-8000-000000000003",
+            "00000000-0000-4000-8000-000000000004",
+        ];
+        for id in ids {
+            repo.create(Image::new(id.into(), "p".into(), 0)).unwrap();
+        }
+        let [a, b, c, d] = ids;
+        add_tag(&repo, a, "env=prod");
+        add_tag(&repo, b, "env");
+        add_tag(&repo, c, "env=dev");
+        add_tag(&repo, d, "envx=1");
+        let found = |key: &str| {
+            let mut ids: Vec<String> = repo
+                .with_key(key)
+                .unwrap()
+                .0
+                .into_iter()
+                .map(|i| i.id)
+                .collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(found("env"), vec![a, b, c]);
+        // A stale entry (the value changed, the key went) is checked away.
+        repo.update(c, &mut |img| {
+            img.tags = vec!["other=1".into()];
+            Ok(Change::Write)
+        })
+        .unwrap();
+        assert_eq!(found("env"), vec![a, b]);
+        assert_eq!(found("other"), vec![c]);
+        assert!(found("nothing").is_empty());
     }
 
     #[test]

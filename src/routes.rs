@@ -9,13 +9,27 @@ pub enum Route {
     Healthcheck,
     ListImages,
     CreateImage,
-    ShowImage { image_id: String },
-    UpdateImage { image_id: String },
-    DeleteImage { image_id: String },
-    AddTag { image_id: String, tag: String },
-    RemoveTag { image_id: String, tag: String },
+    ShowImage {
+        image_id: String,
+    },
+    UpdateImage {
+        image_id: String,
+    },
+    DeleteImage {
+        image_id: String,
+    },
+    AddTag {
+        image_id: String,
+        tag: String,
+    },
+    RemoveTag {
+        image_id: String,
+        tag: String,
+    },
     ImageSchema,
     ImagesSchema,
+    /// Huawei Cloud IMS's tag API (SPEC section 9).
+    Ims(crate::ims::endpoint::Endpoint),
 }
 
 #[derive(Clone, Copy)]
@@ -75,12 +89,12 @@ fn match_pattern<'p>(
 }
 
 pub fn resolve(method: &str, raw_path: &str) -> Result<Route, RouteError> {
-    let (params, path, allow) = TABLE
-        .iter()
-        .find_map(|(pattern, path, allow)| {
-            match_pattern(pattern, raw_path).map(|params| (params, path, allow))
-        })
-        .ok_or(RouteError::NotFound)?;
+    let Some((params, path, allow)) = TABLE.iter().find_map(|(pattern, path, allow)| {
+        match_pattern(pattern, raw_path).map(|params| (params, path, allow))
+    }) else {
+        // `/v2/{project_id}/images/...` and `/v1/...`: IMS's paths.
+        return crate::ims::endpoint::parse(method, raw_path).map(Route::Ims);
+    };
     let param = |name: &str| {
         params
             .iter()
@@ -120,7 +134,9 @@ pub fn resolve(method: &str, raw_path: &str) -> Result<Route, RouteError> {
 
 /// Only `/`, `/versions` and `/healthcheck` answer without an identity.
 pub fn needs_identity(raw_path: &str) -> bool {
-    raw_path == "/v2" || raw_path.starts_with("/v2/")
+    ["/v1", "/v2"]
+        .iter()
+        .any(|v| raw_path == *v || raw_path.strip_prefix(v).is_some_and(|r| r.starts_with('/')))
 }
 
 #[cfg(test)]
@@ -256,5 +272,7 @@ mod tests {
         assert!(!needs_identity("/"));
         assert!(!needs_identity("/healthcheck"));
         assert!(!needs_identity("/v22"));
+        assert!(needs_identity("/v1/cloudimages/tags"));
+        assert!(!needs_identity("/v11"));
     }
 }

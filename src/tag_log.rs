@@ -9,6 +9,11 @@
 //! by the writer whose `increment` returned `k`: no first write relies on
 //! compare-and-swap, which is an upsert on a missing key in Spin.
 //!
+//! The same kind of log, under `tagkey:{sha256(k)}`, names the images given
+//! a key/value entry `k=...` (IMS's "any value of key k"). Every function
+//! here takes the log's counter key: [`keys::tag_len`] or
+//! [`keys::tag_key_len`].
+//!
 //! Appending costs what the backend makes cheap (measured on the real Spin,
 //! README "Benchmarks"):
 //! - On Spin's SQLite store every write is a disk commit, and a swap on an
@@ -56,32 +61,39 @@ fn encode(ids: &[String]) -> Result<Vec<u8>, ApiError> {
 
 /// The number of slots handed out, and whether the backend is one where an
 /// append should join the newest slot by compare-and-swap.
-fn slots_and_mode<S: KvStore>(store: &S, tag: &str) -> Result<(i64, bool), ApiError> {
-    let key = keys::tag_len(tag);
-    let raw = store.get(&key).map_err(unavailable)?;
+fn slots_and_mode<S: KvStore>(store: &S, key: &str) -> Result<(i64, bool), ApiError> {
+    let raw = store.get(key).map_err(unavailable)?;
     let len = decode_counter(raw.as_deref())
         .ok_or_else(|| ApiError::internal(format!("{key} does not hold a counter")))?;
     let sqlite = raw.as_deref().and_then(little_endian_counter).is_some();
     Ok((len, sqlite))
 }
 
-/// Add `image_id` to the tag's log.
-pub fn append<S: KvStore>(store: &S, tag: &str, image_id: &str) -> Result<(), ApiError> {
-    let (len, join) = slots_and_mode(store, tag)?;
-    let hash = keys::sha256_hex(tag);
-    if join && len > 0 && join_newest(store, &keys::tag_slot(&hash, len), image_id)? {
+/// Add `image_id` to the log counted by `log` ([`keys::tag_len`] or
+/// [`keys::tag_key_len`]).
+pub fn append<S: KvStore>(store: &S, log: &str, image_id: &str) -> Result<(), ApiError> {
+    let (len, join) = slots_and_mode(store, log)?;
+    if join && len > 0 && join_newest(store, &keys::log_slot(log, len), image_id)? {
         return Ok(());
     }
-    let slot = store
-        .increment(&keys::tag_len(tag), 1)
-        .map_err(unavailable)?;
+    let slot = store.increment(log, 1).map_err(unavailable)?;
     // This writer alone was handed `slot`: a plain set cannot clobber anyone.
     store
         .set(
-            &keys::tag_slot(&hash, slot),
+            &keys::log_slot(log, slot),
             &encode(&[image_id.to_string()])?,
         )
         .map_err(unavailable)
+}
+
+/// Index an image's new tag: its tag log, and for an entry `k=v` the key
+/// log of `k` too.
+pub fn append_tag<S: KvStore>(store: &S, tag: &str, image_id: &str) -> Result<(), ApiError> {
+    append(store, &keys::tag_len(tag), image_id)?;
+    match tag.split_once('=') {
+        Some((key, _)) => append(store, &keys::tag_key_len(key), image_id),
+        None => Ok(()),
+    }
 }
 
 /// Try to add `image_id` to an existing slot by compare-and-swap. `false`
@@ -114,20 +126,16 @@ fn join_newest<S: KvStore>(store: &S, slot_key: &str, image_id: &str) -> Result<
     Ok(false)
 }
 
-/// Every image id the tag's log names, oldest first, without duplicates.
-pub fn members<S: KvStore>(store: &S, tag: &str) -> Result<Vec<String>, ApiError> {
-    let (len, _) = slots_and_mode(store, tag)?;
-    let hash = keys::sha256_hex(tag);
+/// Every image id the log names, oldest first, without duplicates.
+pub fn members<S: KvStore>(store: &S, log: &str) -> Result<Vec<String>, ApiError> {
+    let (len, _) = slots_and_mode(store, log)?;
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::new();
     for slot in 1..=len {
         // A slot handed out but not yet written (its writer is between
         // `increment` and `set`, or died there) names nothing: the record
         // that would carry the tag is written only after the slot.
-        let Some(value) = store
-            .get(&keys::tag_slot(&hash, slot))
-            .map_err(unavailable)?
-        else {
+        let Some(value) = store.get(&keys::log_slot(log, slot)).map_err(unavailable)? else {
             continue;
         };
         for id in slot_ids(&value) {
@@ -139,9 +147,9 @@ pub fn members<S: KvStore>(store: &S, tag: &str) -> Result<Vec<String>, ApiError
     Ok(out)
 }
 
-/// How many slots the tag's log has handed out (a read, never a write).
-pub fn slots<S: KvStore>(store: &S, tag: &str) -> Result<i64, ApiError> {
-    slots_and_mode(store, tag).map(|(len, _)| len)
+/// How many slots the log has handed out (a read, never a write).
+pub fn slots<S: KvStore>(store: &S, log: &str) -> Result<i64, ApiError> {
+    slots_and_mode(store, log).map(|(len, _)| len)
 }
 
 #[cfg(test)]
@@ -150,6 +158,10 @@ mod tests {
     use crate::store::MemStore;
 
     const A: &str = "6f1c1f3e-4b0e-4b8a-9a57-2f1e0d9c3b11";
+
+    fn log(tag: &str) -> String {
+        keys::tag_len(tag)
+    }
 
     fn id(n: usize) -> String {
         format!("00000000-0000-4000-8000-{n:012}")
@@ -160,28 +172,27 @@ mod tests {
         let sqlite = MemStore::default();
         let redis = MemStore::redis();
         for n in 0..(SLOT_CAPACITY + 1) {
-            append(&sqlite, "t", &id(n)).unwrap();
-            append(&redis, "t", &id(n)).unwrap();
+            append(&sqlite, &log("t"), &id(n)).unwrap();
+            append(&redis, &log("t"), &id(n)).unwrap();
         }
         assert_eq!(
-            slots(&sqlite, "t").unwrap(),
+            slots(&sqlite, &log("t")).unwrap(),
             2,
             "one full slot and one more"
         );
-        assert_eq!(slots(&redis, "t").unwrap(), SLOT_CAPACITY as i64 + 1);
+        assert_eq!(slots(&redis, &log("t")).unwrap(), SLOT_CAPACITY as i64 + 1);
         let want: Vec<String> = (0..=SLOT_CAPACITY).map(id).collect();
-        assert_eq!(members(&sqlite, "t").unwrap(), want);
-        assert_eq!(members(&redis, "t").unwrap(), want);
+        assert_eq!(members(&sqlite, &log("t")).unwrap(), want);
+        assert_eq!(members(&redis, &log("t")).unwrap(), want);
     }
 
     #[test]
     fn bare_ids_of_the_older_layout_still_count() {
         let s = MemStore::default();
         s.increment(&keys::tag_len("t"), 1).unwrap();
-        s.set(&keys::tag_slot(&keys::sha256_hex("t"), 1), A.as_bytes())
-            .unwrap();
-        append(&s, "t", &id(1)).unwrap();
-        assert_eq!(members(&s, "t").unwrap(), vec![A.to_string(), id(1)]);
+        s.set(&keys::log_slot(&log("t"), 1), A.as_bytes()).unwrap();
+        append(&s, &log("t"), &id(1)).unwrap();
+        assert_eq!(members(&s, &log("t")).unwrap(), vec![A.to_string(), id(1)]);
         assert!(slot_ids(b"not an id").is_empty());
         assert!(slot_ids(b"[1,2]").is_empty());
     }
@@ -191,15 +202,12 @@ mod tests {
         let s = MemStore::default();
         // A creator took slot 1 and has not set it yet.
         s.increment(&keys::tag_len("t"), 1).unwrap();
-        append(&s, "t", &id(7)).unwrap();
-        assert_eq!(slots(&s, "t").unwrap(), 2, "the append took slot 2");
+        append(&s, &log("t"), &id(7)).unwrap();
+        assert_eq!(slots(&s, &log("t")).unwrap(), 2, "the append took slot 2");
         // The creator's set lands late and loses nobody.
-        s.set(
-            &keys::tag_slot(&keys::sha256_hex("t"), 1),
-            &encode(&[id(1)]).unwrap(),
-        )
-        .unwrap();
-        assert_eq!(members(&s, "t").unwrap(), vec![id(1), id(7)]);
+        s.set(&keys::log_slot(&log("t"), 1), &encode(&[id(1)]).unwrap())
+            .unwrap();
+        assert_eq!(members(&s, &log("t")).unwrap(), vec![id(1), id(7)]);
     }
 
     #[test]
@@ -210,12 +218,12 @@ mod tests {
                     let store = &store;
                     scope.spawn(move || {
                         for n in 0..40 {
-                            append(store, "hot", &id(w * 1000 + n)).unwrap();
+                            append(store, &log("hot"), &id(w * 1000 + n)).unwrap();
                         }
                     });
                 }
             });
-            let mut got = members(&store, "hot").unwrap();
+            let mut got = members(&store, &log("hot")).unwrap();
             got.sort();
             let mut want: Vec<String> = (0..8)
                 .flat_map(|w| (0..40).map(move |n| id(w * 1000 + n)))
@@ -226,10 +234,23 @@ mod tests {
     }
 
     #[test]
+    fn a_key_value_entry_is_indexed_under_its_key_too() {
+        let s = MemStore::default();
+        append_tag(&s, "os=linux", A).unwrap();
+        append_tag(&s, "plain", &id(1)).unwrap();
+        assert_eq!(members(&s, &log("os=linux")).unwrap(), vec![A.to_string()]);
+        assert_eq!(
+            members(&s, &keys::tag_key_len("os")).unwrap(),
+            vec![A.to_string()]
+        );
+        assert!(members(&s, &keys::tag_key_len("plain")).unwrap().is_empty());
+    }
+
+    #[test]
     fn a_missing_log_is_empty_and_a_garbage_counter_is_a_500() {
         let s = MemStore::default();
-        assert!(members(&s, "none").unwrap().is_empty());
+        assert!(members(&s, &log("none")).unwrap().is_empty());
         s.set(&keys::tag_len("bad"), b"{}").unwrap();
-        assert_eq!(members(&s, "bad").unwrap_err().status(), 500);
+        assert_eq!(members(&s, &log("bad")).unwrap_err().status(), 500);
     }
 }

@@ -99,7 +99,7 @@ class Contract:
         if template is None:
             responses = self.doc["x-unknown-path"]["responses"]
             assert status in responses, f"{what}: status not documented for an unknown path"
-            assert status != "401" or raw_path.startswith("/v2/"), f"{what}: 401 outside /v2"
+            assert status != "401" or raw_path.startswith(("/v1/", "/v2/")), f"{what}: 401 outside /v1, /v2"
             expected = f"/x-unknown-path/responses/{status}"
             self.seen.add((None, method, status))
         else:
@@ -110,10 +110,12 @@ class Contract:
                 assert status in responses, f"{what}: status not documented (documented: {sorted(responses)})"
                 expected = f"/paths/{pointer_escape(template)}/{method}/responses/{status}"
             else:
-                responses = self.doc["x-method-not-allowed"]["responses"]
+                # IMS's paths answer in IMS's error shape (x-error-shape: ims)
+                section = "x-ims-method-not-allowed" if path_item.get("x-error-shape") == "ims" else "x-method-not-allowed"
+                responses = self.doc[section]["responses"]
                 assert status in responses, f"{what}: status not documented for a method the path does not list"
-                assert status == "405" or raw_path.startswith("/v2/"), f"{what}: only /v2 paths need identity"
-                expected = f"/x-method-not-allowed/responses/{status}"
+                assert status == "405" or raw_path.startswith(("/v1/", "/v2/")), f"{what}: only /v1, /v2 need identity"
+                expected = f"/{section}/responses/{status}"
                 if status == "405":
                     allow = response.headers.get("allow", "")
                     assert {m.strip().lower() for m in allow.split(",")} == set(documented), (
@@ -450,6 +452,107 @@ def test_faults(extra_hosts, contract):
         Api(keystone, contract, "some-token")(method, path, 503)
 
 
+# ----- Huawei Cloud IMS's key/value tag API -------------------------------------
+
+
+def test_ims_routes(alice, host, contract, unique):
+    p, rita, name = "proj-a", Api(host, contract, RITA), f"oa-ims-{unique}"
+    iid = new_image(alice, name=name, tags=["native"])["id"]
+    gone = str(uuid.uuid4())
+    one = {"tag": {"key": "env", "value": "prod"}}
+    base = f"/v2/{p}/images/{iid}/tags"
+    alice("POST", base, 204, json_body=one)
+    assert alice("GET", base, 200).json()["tags"] == [{"key": "native", "value": ""}, {"key": "env", "value": "prod"}]
+    # the Glance view shows the key/value tag as `k=v`
+    assert alice("GET", f"/v2/images/{iid}", 200).json()["tags"] == ["native", "env=prod"]
+    alice("POST", base, 400, json_body={"tag": {"key": "a=b", "value": ""}})
+    alice("POST", base, 400, data="", headers={"Content-Type": "application/json"})
+    alice("POST", f"/v2/proj-b/images/{iid}/tags", 403, json_body=one)
+    rita("POST", base, 403, json_body=one)
+    alice("POST", f"/v2/{p}/images/{gone}/tags", 404, json_body=one)
+    alice("GET", f"/v2/proj-b/images/{iid}/tags", 403)
+    alice("GET", f"/v2/{p}/images/{gone}/tags", 404)
+
+    batch = {"action": "create", "tags": [{"key": "a", "value": "1"}, {"key": "action", "value": ""}]}
+    alice("POST", f"{base}/action", 204, json_body=batch)
+    alice("POST", f"{base}/action", 204, json_body={"action": "delete", "tags": [{"key": "a", "value": ""}]})
+    alice("POST", f"{base}/action", 400, json_body={"action": "Create", "tags": [{"key": "k"}]})
+    alice("POST", f"/v2/proj-b/images/{iid}/tags/action", 403, json_body=batch)
+    rita("POST", f"{base}/action", 403, json_body=batch)
+    alice("POST", f"/v2/{p}/images/{gone}/tags/action", 404, json_body=batch)
+    # DELETE on `.../tags/action` removes the key named `action`
+    alice("DELETE", f"{base}/action", 204)
+    alice("DELETE", f"{base}/action", 404)
+    rita("DELETE", f"{base}/action", 403)
+    alice("DELETE", f"{base}/env", 204)
+    alice("DELETE", f"{base}/env", 404)
+    alice("DELETE", f"{base}/%FF", 400)
+    rita("DELETE", f"{base}/native", 403)
+    alice("DELETE", f"/v2/{p}/images/{gone}/tags/native", 404)
+
+    keys = alice("GET", f"/v2/{p}/images/tags", 200).json()["tags"]
+    assert {"key": "native", "values": [""]} in keys
+    alice("GET", "/v2/proj-b/images/tags", 403)
+
+    search = f"/v2/{p}/images/resource_instances/action"
+    body = {"action": "filter", "tags": [{"key": "native", "values": []}],
+            "matches": [{"key": "resource_name", "value": name}]}
+    page = alice("POST", search, 200, json_body=body).json()
+    assert page["total_count"] == 1 and page["resources"][0]["resource_id"] == iid
+    assert alice("POST", search, 200, json_body=dict(body, action="count")).json() == {"total_count": 1}
+    alice("POST", search, 400, json_body={"action": "count", "tags": []})
+    alice("POST", "/v2/proj-b/images/resource_instances/action", 403, json_body={"action": "count"})
+
+    alice("PUT", "/v1/cloudimages/tags", 204, json_body={"image_id": iid, "tag": "os.linux"})
+    alice("PUT", "/v1/cloudimages/tags", 204, json_body={"image_id": iid, "image_tag": {"key": "k", "value": "v"}})
+    alice("PUT", "/v1/cloudimages/tags", 400, json_body={"image_id": iid})
+    alice("PUT", "/v1/cloudimages/tags", 404, json_body={"image_id": gone, "tag": "a.b"})
+    rita("PUT", "/v1/cloudimages/tags", 403, json_body={"image_id": iid, "tag": "a.b"})
+    assert alice("GET", "/v1/cloudimages/tags", 200, query=f"name={name}").json() == {"tags": ["k=v", "native", "os=linux"]}
+    query = f"name={name}&limit=1&page=2&__imagetype=private&created_at=gt:2000-01-01T00:00:00Z&member_status=accepted"
+    assert alice("GET", "/v1/cloudimages/tags", 200, query=query).json() == {"tags": ["native"]}
+    alice("GET", "/v1/cloudimages/tags", 400, query="limit=0")
+    delete = f"/v1/{p}/cloudimages/{iid}/tags/delete"
+    drop = {"tags": [{"key": "os", "value": ""}]}
+    alice("DELETE", delete, 204, json_body=drop)
+    alice("DELETE", delete, 400, json_body={"tags": []})
+    alice("DELETE", f"/v1/proj-b/cloudimages/{iid}/tags/delete", 403, json_body=drop)
+    rita("DELETE", delete, 403, json_body=drop)
+    alice("DELETE", f"/v1/{p}/cloudimages/{gone}/tags/delete", 404, json_body=drop)
+
+    anon = Api(host, contract)
+    for method, path in [("GET", base), ("POST", base), ("POST", f"{base}/action"), ("DELETE", f"{base}/action"),
+                         ("DELETE", f"{base}/k"), ("GET", f"/v2/{p}/images/tags"), ("POST", search),
+                         ("GET", "/v1/cloudimages/tags"), ("PUT", "/v1/cloudimages/tags"), ("DELETE", delete),
+                         ("PATCH", base), ("GET", "/v1/nowhere")]:
+        r = anon(method, path, 401)
+        assert r.headers["x-request-id"] == r.headers["x-openstack-request-id"]
+    for method, path in [("PUT", base), ("GET", f"{base}/action"), ("GET", f"{base}/k"), ("POST", f"/v2/{p}/images/tags"),
+                         ("GET", search), ("POST", "/v1/cloudimages/tags"), ("GET", delete)]:
+        r = alice(method, path, 405)
+        assert r.json()["error"]["code"] == "IMG.0001"
+    alice("GET", "/v1/nowhere", 404)
+
+
+def test_ims_faults(extra_hosts, contract):
+    iid = str(uuid.uuid4())
+    calls = [("POST", f"/v2/proj-a/images/{iid}/tags", {"tag": {"key": "k"}}),
+             ("GET", f"/v2/proj-a/images/{iid}/tags", None),
+             ("POST", f"/v2/proj-a/images/{iid}/tags/action", {"action": "delete", "tags": [{"key": "k"}]}),
+             ("DELETE", f"/v2/proj-a/images/{iid}/tags/action", None),
+             ("DELETE", f"/v2/proj-a/images/{iid}/tags/k", None),
+             ("GET", "/v2/proj-a/images/tags", None),
+             ("POST", "/v2/proj-a/images/resource_instances/action", {"action": "count"}),
+             ("GET", "/v1/cloudimages/tags", None),
+             ("PUT", "/v1/cloudimages/tags", {"image_id": iid, "tag": "k"}),
+             ("DELETE", f"/v1/proj-a/cloudimages/{iid}/tags/delete", {"tags": [{"key": "k"}]})]
+    for host, status in [(extra_hosts["nostore"], 503), (extra_hosts["misconfigured"], 500)]:
+        api = Api(host, contract, ALICE)
+        for method, path, body in calls:
+            r = api(method, path, status, json_body=body)
+            assert r.json()["error"]["code"] == "IMG.0061"
+
+
 # ----- the document itself ---------------------------------------------------------
 
 
@@ -490,4 +593,21 @@ def test_validator_is_real(host, contract, alice, unique):
         breakage(doc)
         with pytest.raises(AssertionError):
             Contract(doc).check("GET", f"/v2/images/{img['id']}", r)
+            pytest.fail(f"a document with {name} broken still validated the response")
+    # the same for an IMS error (another project in the path)
+    r = requests.get(f"{host}/v2/proj-b/images/tags", headers={"X-Auth-Token": ALICE}, timeout=30)
+    contract.check("GET", "/v2/proj-b/images/tags", r)
+    ims_breakages = {
+        "IMS code": lambda d: d["components"]["schemas"]["ImsError403"]["allOf"][1].update(
+            properties={"error": {"properties": {"code": {"enum": ["IMG.0161"]}}}}),
+        "x-request-id": lambda d: d["components"]["headers"]["XRequestId"]["schema"].update(pattern="^nope"),
+        "OpenStack shape": lambda d: d["paths"]["/v2/{project_id}/images/tags"].pop("x-error-shape")
+        and d["paths"]["/v2/{project_id}/images/tags"]["get"]["responses"].update(
+            {"403": {"$ref": "#/components/responses/Forbidden"}}),
+    }
+    for name, breakage in ims_breakages.items():
+        doc = copy.deepcopy(contract.doc)
+        breakage(doc)
+        with pytest.raises(AssertionError):
+            Contract(doc).check("GET", "/v2/proj-b/images/tags", r)
             pytest.fail(f"a document with {name} broken still validated the response")

@@ -1,0 +1,600 @@
+//! Huawei Cloud IMS's key/value tag API (SPEC section 9) through the
+//! compiled component, in `tokens` mode: every route, both views of the one
+//! tag list, the rules and the limit, IMS's error shape, concurrent writers
+//! under both store behaviours, and a tags filter that reads only matches.
+// Test code: the crate-wide panic lints guard request handling.
+#![cfg(test)]
+
+mod common;
+use common::*;
+use image_tags_host::{KvMode, KvOp, Response};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+const PA: &str = "proj-a";
+
+async fn ims(c: &Client, method: &str, path: &str, token: &str, body: Value) -> Response {
+    let body = if body.is_null() {
+        Vec::new()
+    } else {
+        body.to_string().into_bytes()
+    };
+    c.call(method, path, token, &body).await
+}
+
+fn tags_path(id: &str) -> String {
+    format!("/v2/{PA}/images/{id}/tags")
+}
+
+async fn kv_tags(c: &Client, id: &str) -> Value {
+    let r = ims(c, "GET", &tags_path(id), ALICE, Value::Null).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json().unwrap()["tags"].clone()
+}
+
+async fn search(c: &Client, body: Value) -> Value {
+    let path = format!("/v2/{PA}/images/resource_instances/action");
+    let r = ims(c, "POST", &path, ALICE, body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json().unwrap()
+}
+
+/// IMS's error shape, the status, the code, and both request-id headers.
+fn assert_ims_error(r: &Response, status: u16, code: &str, message_part: &str) {
+    assert_eq!(r.status, status, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let v = r.json().unwrap();
+    let keys: Vec<&String> = v["error"].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["code", "message"], "{v}");
+    assert_eq!(v["error"]["code"], code, "{v}");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(message_part),
+        "{message:?} lacks {message_part:?}"
+    );
+    assert!(r
+        .header("x-request-id")
+        .is_some_and(|id| id.starts_with("req-")));
+    assert_eq!(r.header("x-request-id"), r.header("x-openstack-request-id"));
+}
+
+#[tokio::test]
+async fn every_route_works_and_both_views_agree() {
+    let c = host().await;
+    let id = c.create_named(ALICE, "web").await;
+    // A native tag is a key with the empty value.
+    assert_eq!(c.put_tag(ALICE, &id, "legacy").await.status, 204);
+    let body = json!({"tag": {"key": "env", "value": "prod"}});
+    let r = ims(&c, "POST", &tags_path(&id), ALICE, body).await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert!(r.body.is_empty());
+    assert_eq!(r.header("x-request-id"), r.header("x-openstack-request-id"));
+    assert_eq!(
+        kv_tags(&c, &id).await,
+        json!([{"key": "legacy", "value": ""}, {"key": "env", "value": "prod"}])
+    );
+    // A key/value tag is `k=v` in the native view.
+    assert_eq!(c.tags(ALICE, &id).await, vec!["legacy", "env=prod"]);
+    assert_eq!(
+        c.list(ALICE, "?tag=env%3Dprod").await["images"][0]["id"],
+        id
+    );
+
+    let action = format!("{}/action", tags_path(&id));
+    let body = json!({"action": "create", "tags": [{"key": "tier", "value": "web"}, {"key": "legacy", "value": "v1"}, {"key": "empty", "value": ""}]});
+    assert_eq!(ims(&c, "POST", &action, ALICE, body).await.status, 204);
+    assert_eq!(
+        c.tags(ALICE, &id).await,
+        vec!["legacy=v1", "env=prod", "tier=web", "empty"]
+    );
+    let body = json!({"action": "delete", "tags": [{"key": "tier", "value": "web"}, {"key": "absent", "value": ""}]});
+    assert_eq!(ims(&c, "POST", &action, ALICE, body).await.status, 204);
+    let r = ims(
+        &c,
+        "DELETE",
+        &format!("{}/empty", tags_path(&id)),
+        ALICE,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    let r = ims(
+        &c,
+        "DELETE",
+        &format!("{}/empty", tags_path(&id)),
+        ALICE,
+        Value::Null,
+    )
+    .await;
+    assert_ims_error(&r, 404, "IMG.0121", "empty");
+    assert_eq!(c.tags(ALICE, &id).await, vec!["legacy=v1", "env=prod"]);
+
+    // The legacy routes: `key.value`, `image_tag`, and the batch delete.
+    let r = ims(
+        &c,
+        "PUT",
+        "/v1/cloudimages/tags",
+        ALICE,
+        json!({"image_id": id, "tag": "os.linux.6"}),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let body = json!({"image_id": id, "image_tag": {"key": "owner", "value": "team@x"}});
+    assert_eq!(
+        ims(&c, "PUT", "/v1/cloudimages/tags", ALICE, body)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        c.tags(ALICE, &id).await,
+        vec!["legacy=v1", "env=prod", "os=linux.6", "owner=team@x"]
+    );
+    let other = c
+        .create(ALICE, json!({"name": "db", "tags": ["legacy"]}))
+        .await;
+    let r = ims(&c, "GET", "/v1/cloudimages/tags", ALICE, Value::Null).await;
+    assert_eq!(
+        r.json().unwrap(),
+        json!({"tags": ["env=prod", "legacy", "legacy=v1", "os=linux.6", "owner=team@x"]})
+    );
+    let r = ims(
+        &c,
+        "GET",
+        "/v1/cloudimages/tags?name=db",
+        ALICE,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(r.json().unwrap(), json!({"tags": ["legacy"]}));
+    let r = ims(
+        &c,
+        "GET",
+        "/v1/cloudimages/tags?limit=2&page=2",
+        ALICE,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        r.json().unwrap(),
+        json!({"tags": ["legacy=v1", "os=linux.6"]})
+    );
+    let r = ims(
+        &c,
+        "GET",
+        &format!("/v2/{PA}/images/tags"),
+        ALICE,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        r.json().unwrap(),
+        json!({"tags": [
+            {"key": "env", "values": ["prod"]},
+            {"key": "legacy", "values": ["", "v1"]},
+            {"key": "os", "values": ["linux.6"]},
+            {"key": "owner", "values": ["team@x"]},
+        ]})
+    );
+    let path = format!("/v1/{PA}/cloudimages/{id}/tags/delete");
+    let body = json!({"tags": [{"key": "os", "value": "whatever"}, {"key": "gone", "value": ""}]});
+    assert_eq!(ims(&c, "DELETE", &path, ALICE, body).await.status, 204);
+    assert_eq!(
+        c.tags(ALICE, &id).await,
+        vec!["legacy=v1", "env=prod", "owner=team@x"]
+    );
+
+    let found = search(
+        &c,
+        json!({"action": "filter", "tags": [{"key": "legacy", "values": []}]}),
+    )
+    .await;
+    assert_eq!(found["total_count"], 2);
+    let found = search(
+        &c,
+        json!({"action": "filter", "tags": [{"key": "legacy", "values": [""]}]}),
+    )
+    .await;
+    assert_eq!(found["total_count"], 1);
+    let r = &found["resources"][0];
+    assert_eq!(r["resource_id"], other);
+    assert_eq!(r["resource_name"], "db");
+    assert_eq!(r["resource_detail"], json!({"status": "queued"}));
+    assert_eq!(r["tags"], json!([{"key": "legacy", "value": ""}]));
+    let count = search(
+        &c,
+        json!({"action": "count", "tags": [{"key": "legacy", "values": [""]}]}),
+    )
+    .await;
+    assert_eq!(count, json!({"total_count": 1}));
+}
+
+#[tokio::test]
+async fn setting_a_key_replaces_its_entry_in_place_and_bumps_updated_at() {
+    let c = host().await;
+    let id = c
+        .create(ALICE, json!({"name": "i", "tags": ["a", "b", "c"]}))
+        .await;
+    let before = c.show(ALICE, &id).await.json().unwrap()["updated_at"].clone();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let body = json!({"tag": {"key": "b", "value": "2"}});
+    assert_eq!(
+        ims(&c, "POST", &tags_path(&id), ALICE, body).await.status,
+        204
+    );
+    let after = c.show(ALICE, &id).await.json().unwrap();
+    assert_eq!(after["tags"], json!(["a", "b=2", "c"]));
+    assert_ne!(after["updated_at"], before);
+    let body = json!({"tag": {"key": "b", "value": ""}});
+    assert_eq!(
+        ims(&c, "POST", &tags_path(&id), ALICE, body).await.status,
+        204
+    );
+    assert_eq!(c.tags(ALICE, &id).await, vec!["a", "b", "c"]);
+    // openstacksdk's `image set --tag` sends the whole list back, `k=v` included.
+    let body = json!({"tag": {"key": "a", "value": "1"}});
+    assert_eq!(
+        ims(&c, "POST", &tags_path(&id), ALICE, body).await.status,
+        204
+    );
+    let patch = json!([{"op": "add", "path": "/tags", "value": ["a=1", "b", "c", "x"]}]);
+    let r = c.patch(ALICE, &id, patch.to_string().as_bytes()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(c.tags(ALICE, &id).await, vec!["a=1", "b", "c", "x"]);
+}
+
+#[tokio::test]
+async fn bad_requests_have_ims_shape_and_write_nothing() {
+    let c = host().await;
+    let id = c
+        .create(ALICE, json!({"name": "i", "tags": ["keep"]}))
+        .await;
+    let path = tags_path(&id);
+    let action = format!("{path}/action");
+    let long_key = "k".repeat(129);
+    let cases = [
+        (
+            "POST",
+            &path,
+            json!({"tag": {"key": "a=b", "value": "v"}}),
+            "IMG.0115",
+            "'='",
+        ),
+        (
+            "POST",
+            &path,
+            json!({"tag": {"key": "k", "value": "a=b"}}),
+            "IMG.0115",
+            "'='",
+        ),
+        (
+            "POST",
+            &path,
+            json!({"tag": {"key": "a/b", "value": ""}}),
+            "IMG.0115",
+            "'/'",
+        ),
+        (
+            "POST",
+            &path,
+            json!({"tag": {"key": " k", "value": ""}}),
+            "IMG.0115",
+            "space",
+        ),
+        (
+            "POST",
+            &path,
+            json!({"tag": {"key": long_key, "value": ""}}),
+            "IMG.0115",
+            "1 to 128",
+        ),
+        (
+            "POST",
+            &path,
+            json!({"tag": {"key": "", "value": ""}}),
+            "IMG.0115",
+            "1 to 128",
+        ),
+        (
+            "POST",
+            &path,
+            json!({"tag": {"key": "k", "value": "v".repeat(256)}}),
+            "IMG.0115",
+            "0 to 255",
+        ),
+        ("POST", &path, json!({"tag": "k=v"}), "IMG.0001", "'tag'"),
+        ("POST", &path, json!({"key": "k"}), "IMG.0001", "'tag'"),
+        ("POST", &path, json!([]), "IMG.0001", "JSON object"),
+        (
+            "POST",
+            &action,
+            json!({"action": "Create", "tags": [{"key": "k", "value": ""}]}),
+            "IMG.0001",
+            "case-sensitive",
+        ),
+        (
+            "POST",
+            &action,
+            json!({"action": "create", "tags": []}),
+            "IMG.0001",
+            "non-empty",
+        ),
+        (
+            "POST",
+            &action,
+            json!({"action": "create", "tags": [{"key": "k", "value": "1"}, {"key": "k", "value": "2"}]}),
+            "IMG.0001",
+            "twice",
+        ),
+        (
+            "POST",
+            &action,
+            json!({"action": "create", "tags": [{"key": "ok", "value": ""}, {"key": "b@d*", "value": ""}]}),
+            "IMG.0115",
+            "'*'",
+        ),
+        (
+            "POST",
+            &action,
+            json!({"action": "delete", "tags": [{"key": long_key, "value": ""}]}),
+            "IMG.0115",
+            "1 to 128",
+        ),
+    ];
+    for (method, path, body, code, part) in cases {
+        let r = ims(&c, method, path, ALICE, body.clone()).await;
+        assert_ims_error(&r, 400, code, part);
+    }
+    let r = c.call("POST", &path, ALICE, b"").await;
+    assert_ims_error(&r, 400, "IMG.0007", "empty");
+    let r = c.call("POST", &path, ALICE, b"{not json").await;
+    assert_ims_error(&r, 400, "IMG.0001", "not valid JSON");
+    let r = ims(
+        &c,
+        "PUT",
+        "/v1/cloudimages/tags",
+        ALICE,
+        json!({"image_id": id, "tag": "a.b", "image_tag": {"key": "a", "value": "b"}}),
+    )
+    .await;
+    assert_ims_error(&r, 400, "IMG.0001", "exactly one");
+    let r = ims(
+        &c,
+        "PUT",
+        "/v1/cloudimages/tags",
+        ALICE,
+        json!({"image_id": id, "tag": "a=b.c"}),
+    )
+    .await;
+    assert_ims_error(&r, 400, "IMG.0115", "'='");
+    // Deletes check only lengths: a native tag the rules refuse can go.
+    let r = ims(&c, "DELETE", &format!("{path}/%3Dx"), ALICE, Value::Null).await;
+    assert_ims_error(&r, 404, "IMG.0121", "=x");
+    let r = ims(&c, "DELETE", &format!("{path}/%FF"), ALICE, Value::Null).await;
+    assert_ims_error(&r, 400, "IMG.0001", "percent-encoding");
+    assert_eq!(c.tags(ALICE, &id).await, vec!["keep"]);
+}
+
+#[tokio::test]
+async fn projects_and_roles_are_enforced_as_on_the_native_routes() {
+    let c = host().await;
+    let id = c
+        .create(ALICE, json!({"name": "i", "tags": ["keep"]}))
+        .await;
+    let set = json!({"tag": {"key": "k", "value": "v"}});
+    // The path names another project than the caller's.
+    let r = ims(
+        &c,
+        "POST",
+        &format!("/v2/proj-b/images/{id}/tags"),
+        ALICE,
+        set.clone(),
+    )
+    .await;
+    assert_ims_error(&r, 403, "IMG.0067", "proj-b");
+    let r = ims(&c, "GET", "/v2/proj-b/images/tags", ALICE, Value::Null).await;
+    assert_ims_error(&r, 403, "IMG.0067", "proj-b");
+    // Bob's own project in the path, Alice's private image: not seen.
+    let r = ims(
+        &c,
+        "POST",
+        &format!("/v2/proj-b/images/{id}/tags"),
+        BOB,
+        set.clone(),
+    )
+    .await;
+    assert_ims_error(&r, 404, "IMG.0144", &id);
+    let r = ims(
+        &c,
+        "GET",
+        &format!("/v2/proj-b/images/{id}/tags"),
+        BOB,
+        Value::Null,
+    )
+    .await;
+    assert_ims_error(&r, 404, "IMG.0144", &id);
+    let r = ims(
+        &c,
+        "PUT",
+        "/v1/cloudimages/tags",
+        BOB,
+        json!({"image_id": id, "tag": "a.b"}),
+    )
+    .await;
+    assert_ims_error(&r, 404, "IMG.0144", &id);
+    let r = ims(&c, "GET", "/v1/cloudimages/tags", BOB, Value::Null).await;
+    assert_eq!(r.json().unwrap(), json!({"tags": []}));
+    // A reader sees, but may not change.
+    let r = ims(&c, "POST", &tags_path(&id), RITA, set.clone()).await;
+    assert_ims_error(&r, 403, "IMG.0161", "modify_image");
+    let r = ims(&c, "GET", &tags_path(&id), RITA, Value::Null).await;
+    assert_eq!(r.status, 200);
+    let r = ims(&c, "POST", &tags_path("not-an-id"), ALICE, set.clone()).await;
+    assert_ims_error(&r, 404, "IMG.0144", "not-an-id");
+    // Identity first, then the route: both in IMS's shape on IMS paths.
+    let r = ims(&c, "POST", &tags_path(&id), "", set.clone()).await;
+    assert_ims_error(&r, 401, "APIGW.0301", "authentication");
+    let r = ims(&c, "PUT", &tags_path(&id), ALICE, set).await;
+    assert_ims_error(&r, 405, "IMG.0001", "method");
+    assert_eq!(r.header("allow"), Some("GET, POST"));
+    // Elsewhere errors keep the OpenStack shape.
+    assert_error(&c.show(ALICE, "nope").await, 404, "nope");
+    assert_eq!(c.tags(ALICE, &id).await, vec!["keep"]);
+}
+
+#[tokio::test]
+async fn the_limit_refuses_new_keys_only() {
+    let c = host_with(KvMode::Sqlite, &[("ims_tag_limit", "3")]).await;
+    let id = c
+        .create(ALICE, json!({"name": "i", "tags": ["a", "b"]}))
+        .await;
+    let action = format!("{}/action", tags_path(&id));
+    let two =
+        json!({"action": "create", "tags": [{"key": "c", "value": ""}, {"key": "d", "value": ""}]});
+    let r = ims(&c, "POST", &action, ALICE, two).await;
+    assert_ims_error(&r, 400, "IMG.0116", "at most 3");
+    assert_eq!(c.tags(ALICE, &id).await, vec!["a", "b"]);
+    let set = |k: &str, v: &str| json!({"tag": {"key": k, "value": v}});
+    assert_eq!(
+        ims(&c, "POST", &tags_path(&id), ALICE, set("c", ""))
+            .await
+            .status,
+        204
+    );
+    let r = ims(&c, "POST", &tags_path(&id), ALICE, set("d", "")).await;
+    assert_ims_error(&r, 400, "IMG.0116", "at most 3");
+    // Updating a key at the limit is fine.
+    assert_eq!(
+        ims(&c, "POST", &tags_path(&id), ALICE, set("a", "1"))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(c.tags(ALICE, &id).await, vec!["a=1", "b", "c"]);
+    // The native routes keep their own quota.
+    assert_eq!(c.put_tag(ALICE, &id, "d").await.status, 204);
+}
+
+#[tokio::test]
+async fn twenty_writers_setting_different_keys_keep_all_twenty() {
+    for mode in MODES {
+        let c = host_with(mode, &[]).await;
+        let id = c.create_named(ALICE, "hot").await;
+        let writers: Vec<_> = (0..20)
+            .map(|n| {
+                let (c, id) = (c.clone(), id.clone());
+                tokio::spawn(async move {
+                    let (key, value) = (format!("key-{n}"), format!("v{n}"));
+                    // Every IMS write route takes a share of the writers.
+                    let (method, path, body) = match n % 4 {
+                        0 => (
+                            "POST",
+                            tags_path(&id),
+                            json!({"tag": {"key": key, "value": value}}),
+                        ),
+                        1 => (
+                            "POST",
+                            format!("{}/action", tags_path(&id)),
+                            json!({"action": "create", "tags": [{"key": key, "value": value}]}),
+                        ),
+                        2 => (
+                            "PUT",
+                            "/v1/cloudimages/tags".into(),
+                            json!({"image_id": id, "image_tag": {"key": key, "value": value}}),
+                        ),
+                        _ => (
+                            "PUT",
+                            "/v1/cloudimages/tags".into(),
+                            json!({"image_id": id, "tag": format!("{key}.{value}")}),
+                        ),
+                    };
+                    ims(&c, method, &path, ALICE, body).await.status
+                })
+            })
+            .collect();
+        for w in writers {
+            assert_eq!(w.await.unwrap(), 204, "{mode:?}");
+        }
+        let tags: BTreeSet<String> = c.tags(ALICE, &id).await.into_iter().collect();
+        let want: BTreeSet<String> = (0..20).map(|n| format!("key-{n}=v{n}")).collect();
+        assert_eq!(tags, want, "{mode:?}");
+        // The key index names the image for every key.
+        for n in [0, 7, 19] {
+            let body =
+                json!({"action": "count", "tags": [{"key": format!("key-{n}"), "values": []}]});
+            assert_eq!(search(&c, body).await["total_count"], 1, "{mode:?} key-{n}");
+        }
+    }
+}
+
+/// SPEC section 6, for IMS: a tags filter (any value of a key included)
+/// reads the index and the images it names, not the store.
+#[tokio::test]
+async fn a_tags_filter_reads_only_the_matching_images() {
+    let c = host().await;
+    for n in 0..100 {
+        c.create(
+            ALICE,
+            json!({"name": format!("other{n}"), "tags": ["common"]}),
+        )
+        .await;
+    }
+    let mut rare = Vec::new();
+    for n in 0..5 {
+        let id = c.create(ALICE, json!({"name": format!("match{n}")})).await;
+        let body = json!({"tag": {"key": "rare", "value": format!("v{n}")}});
+        assert_eq!(
+            ims(&c, "POST", &tags_path(&id), ALICE, body).await.status,
+            204
+        );
+        rare.push(id);
+    }
+    let kv = c.host.kv();
+    for body in [
+        json!({"action": "filter", "limit": "100", "tags": [{"key": "rare", "values": []}]}),
+        json!({"action": "filter", "limit": "100", "tags_any": [{"key": "rare", "values": ["v0", "v1", "v2", "v3", "v4"]}]}),
+        json!({"action": "count", "tags": [{"key": "rare", "values": []}, {"key": "common", "values": []}], "not_tags_any": [{"key": "x", "values": []}]}),
+    ] {
+        kv.reset_counts();
+        let found = search(&c, body.clone()).await;
+        assert_eq!(kv.calls(KvOp::ListKeys), 0, "no key scan: {body}");
+        // Per match at most: its log's counter (read with `get`) and slot,
+        // and its record, with one to spare; 100 other images stay unread.
+        assert!(
+            kv.values_read() <= 20,
+            "read {} values: {body}",
+            kv.values_read()
+        );
+        if body["action"] == "filter" {
+            assert_eq!(found["total_count"], 5, "{body}");
+            let ids: BTreeSet<&str> = found["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["resource_id"].as_str().unwrap())
+                .collect();
+            assert_eq!(ids, rare.iter().map(String::as_str).collect());
+        } else {
+            assert_eq!(found["total_count"], 0, "{body}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn store_faults_are_503_in_ims_shape() {
+    let c = host().await;
+    let id = c.create_named(ALICE, "i").await;
+    c.host.kv().set_outage(true);
+    let r = ims(
+        &c,
+        "POST",
+        &tags_path(&id),
+        ALICE,
+        json!({"tag": {"key": "k", "value": ""}}),
+    )
+    .await;
+    assert_ims_error(&r, 503, "IMG.0061", "temporarily unavailable");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    c.host.kv().set_outage(false);
+    assert!(c.tags(ALICE, &id).await.is_empty());
+}
