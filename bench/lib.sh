@@ -103,9 +103,16 @@ redis_stop() { local pidvar=PID_$1; stop_pid "${!pidvar}"; }
 # CPU accounting: "others" = busy CPU time in /proc/stat during a load,
 # minus the servers' and wrk's own, as a share of all cores.
 ticks_busy() { awk '/^cpu / {print $2 + $3 + $4 + $9}' /proc/stat; } # user nice system steal
-ticks_of() { # PIDS... -> user+system ticks of those processes (all their threads)
-  local t=0 p v
+with_children() { # PIDS... -> those pids and all their descendants (`spin up` runs `spin trigger http` as a child)
+  local p
   for p in "$@"; do
+    echo "$p"
+    with_children $(pgrep -P "$p" || true)
+  done
+}
+ticks_of() { # PIDS... -> user+system ticks of those processes and their children (all their threads)
+  local t=0 p v
+  for p in $(with_children "$@"); do
     v=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null) || v=0
     t=$((t + ${v:-0}))
   done

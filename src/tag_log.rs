@@ -46,7 +46,18 @@ fn unavailable(e: StoreError) -> ApiError {
 /// before slots held several). Anything else names nothing.
 pub fn slot_ids(value: &[u8]) -> Vec<String> {
     if value.first() == Some(&b'[') {
-        return serde_json::from_slice(value).unwrap_or_default();
+        // Read through `Value`, as records are: a derived `Vec<String>`
+        // deserializer costs the .wasm several KB more.
+        let Ok(serde_json::Value::Array(items)) = serde_json::from_slice(value) else {
+            return Vec::new();
+        };
+        return items
+            .into_iter()
+            .filter_map(|v| match v {
+                serde_json::Value::String(id) => Some(id),
+                _ => None,
+            })
+            .collect();
     }
     std::str::from_utf8(value)
         .ok()
