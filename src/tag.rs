@@ -10,6 +10,7 @@ pub enum TagError {
     NotUtf8,
     Empty,
     ContainsEquals,
+    ControlCharacter,
     TooLong(usize),
 }
 
@@ -20,6 +21,9 @@ impl TagError {
             TagError::NotUtf8 => "Tag does not decode to valid UTF-8.".into(),
             TagError::Empty => "Tag must not be empty.".into(),
             TagError::ContainsEquals => "Tag must not contain '='.".into(),
+            TagError::ControlCharacter => {
+                "Tag must not contain control characters (U+0000 to U+001F, U+007F).".into()
+            }
             TagError::TooLong(n) => {
                 format!("Tag is {n} characters long; at most {MAX_TAG_CHARS} are allowed.")
             }
@@ -27,14 +31,22 @@ impl TagError {
     }
 }
 
-/// A tag as a client may set it: non-empty, no `=`, at most 255 code points.
-/// Spaces and case are kept as sent.
+/// A tag as a client may set it: non-empty, no `=`, no C0 control
+/// character or DEL, at most 255 code points. Spaces and case are kept as
+/// sent. Every route that sets tags (PUT, and the arrays of POST and PATCH)
+/// goes through this one function.
 pub fn validate(tag: &str) -> Result<(), TagError> {
     if tag.is_empty() {
         return Err(TagError::Empty);
     }
     if tag.contains('=') {
         return Err(TagError::ContainsEquals);
+    }
+    // Glance stores them; a NUL, newline or ESC in a tag breaks log lines,
+    // terminals and clients that print tags. The rule is the ASCII controls
+    // (C0 and DEL) only: C1 (U+0080..U+009F) stays allowed, as in Glance.
+    if tag.chars().any(|c| c.is_ascii_control()) {
+        return Err(TagError::ControlCharacter);
     }
     let chars = tag.chars().count();
     if chars > MAX_TAG_CHARS {
@@ -71,6 +83,14 @@ mod tests {
         assert_eq!(from_segment("", true), Err(TagError::Empty));
         assert_eq!(from_segment("a%3Db", true), Err(TagError::ContainsEquals));
         assert_eq!(from_segment("a=b", true), Err(TagError::ContainsEquals));
+        for control in ["a%00b", "%0A", "x%1B", "%7F", "tab%09", "a\u{1}"] {
+            assert_eq!(
+                from_segment(control, true),
+                Err(TagError::ControlCharacter),
+                "{control}"
+            );
+        }
+        assert_eq!(from_segment("%C2%80", true).unwrap(), "\u{80}");
         assert_eq!(from_segment("a%2Fb", true).unwrap(), "a/b");
         assert_eq!(from_segment("Mixed%20Case", true).unwrap(), "Mixed Case");
     }
@@ -89,5 +109,7 @@ mod tests {
         assert_eq!(from_segment(&"x".repeat(300), false).unwrap().len(), 300);
         assert_eq!(from_segment("", false), Err(TagError::Empty));
         assert_eq!(from_segment("%FF", false), Err(TagError::NotUtf8));
+        // A control-character tag stored before the rule can still be removed.
+        assert_eq!(from_segment("a%00b", false).unwrap(), "a\u{0}b");
     }
 }

@@ -59,7 +59,8 @@ fn model_decode(raw: &str) -> Result<String, DecodeError> {
 }
 
 /// The tag rules of SPEC 2.4, in their order: encoding, UTF-8, empty, then
-/// (PUT only) `=` and length in code points.
+/// (PUT only) `=`, control characters (U+0000..U+001F, U+007F; issue 10)
+/// and length in code points.
 fn model_tag(raw: &str, full: bool) -> Result<String, TagError> {
     let tag = model_decode(raw).map_err(|e| match e {
         DecodeError::BadPercentEncoding => TagError::BadEncoding,
@@ -72,6 +73,9 @@ fn model_tag(raw: &str, full: bool) -> Result<String, TagError> {
         if tag.contains('=') {
             return Err(TagError::ContainsEquals);
         }
+        if tag.chars().any(|c| c < ' ' || c == '\u{7f}') {
+            return Err(TagError::ControlCharacter);
+        }
         let n = tag.chars().count();
         if n > 255 {
             return Err(TagError::TooLong(n));
@@ -81,7 +85,10 @@ fn model_tag(raw: &str, full: bool) -> Result<String, TagError> {
 }
 
 fn valid_tag(t: &str) -> bool {
-    !t.is_empty() && !t.contains('=') && t.chars().count() <= 255
+    !t.is_empty()
+        && !t.contains('=')
+        && !t.chars().any(|c| c < ' ' || c == '\u{7f}')
+        && t.chars().count() <= 255
 }
 
 /// Percent-encode `s`, each character either encoded (every byte, hex case
@@ -131,13 +138,15 @@ fn raw_segment() -> impl Strategy<Value = String> {
     ]
 }
 
-/// Tag-like text: mostly valid, sometimes empty, with `=`, or too long.
+/// Tag-like text: mostly valid, sometimes empty, with `=`, a control
+/// character, or too long.
 fn tag_text() -> impl Strategy<Value = String> {
     prop_oneof![
         4 => "[a-zA-Z0-9 _./:-]{1,12}",
         2 => "\\PC{1,8}",
         1 => Just(String::new()),
         1 => "[a-z]{0,3}=[a-z]{0,3}",
+        1 => "[a-z]{0,3}[\\x00-\\x1f\\x7f][a-z]{0,3}",
         1 => (250usize..260).prop_map(|n| "ü".repeat(n)),
     ]
 }

@@ -33,6 +33,9 @@ DEPARTURES = {
     "DELETE non-ASCII tag": (204, 204),
     # member without reader: Glance cannot GET the image it may tag
     "GET image as member without reader": (404, 200),
+    # issue 10: C0 controls and DEL are refused in tags on every route
+    "PUT tag with a control character": (204, 400),
+    "POST tags with a control character": (201, 400),
 }
 
 IDENTITIES = {
@@ -104,6 +107,12 @@ CASES = {
         Step("PUT", "/{main}/tags/=", "PUT tag containing '='", tags=({"k=v", "="}, set())),
         Step("DELETE", "/{main}/tags/k%3Dv", "DELETE of a '=' tag Glance stored and image-tags refused",
              tags=({"="}, set())),
+    ],
+    "control characters (issue 10)": [
+        Step("PUT", "/{main}/tags/a%1Bb", "PUT tag with a control character", tags=({"a\x1bb"}, set())),
+        Step("PUT", "/{main}/tags/%7F", "PUT tag with a control character", tags=({"a\x1bb", "\x7f"}, set())),
+        Step("POST", "", "POST tags with a control character", image=None,
+             body={"id": "{new}", "name": "ctl", "tags": ["a\nb"]}),
     ],
     "empty tag (SPEC 7)": [
         Step("PUT", "/{main}/tags/", "PUT empty tag .../tags/"),
