@@ -6,7 +6,7 @@ use crate::auth::identity::Identity;
 use crate::auth::keystone::TokenValidator;
 use crate::auth::{self, KeystoneEnv};
 use crate::config::Config;
-use crate::http::{request_id, ApiError, Request, Response};
+use crate::http::{echo, request_id, ApiError, Request, Response};
 use crate::image::{self, Image};
 use crate::listing::{self, Query};
 use crate::policy;
@@ -275,7 +275,8 @@ fn delete_image<S: KvStore, V: TokenValidator>(
         }
         if img.protected {
             return Err(ApiError::Forbidden(format!(
-                "Image {id} is protected and cannot be deleted."
+                "Image {} is protected and cannot be deleted.",
+                echo(id)
             )));
         }
         img.deleted = true;
@@ -367,7 +368,8 @@ fn list_images<S: KvStore, V: TokenValidator>(
             Some(image) if policy::can_see(who, &image) => Some(image),
             _ => {
                 return Err(ApiError::BadRequest(format!(
-                    "Invalid marker: image {m} could not be found."
+                    "Invalid marker: image {} could not be found.",
+                    echo(m)
                 )))
             }
         },

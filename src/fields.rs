@@ -15,14 +15,15 @@ fn missing(key: &str) -> String {
     format!("missing field `{key}`")
 }
 
-/// How `serde_json` names an unexpected value in its errors.
+/// How `serde_json` names an unexpected value in its errors (a string cut
+/// to its first 64 characters, where serde would quote all of it).
 pub fn unexpected(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),
         Value::Bool(b) => format!("boolean `{b}`"),
         Value::Number(n) if n.is_f64() => format!("floating point `{n}`"),
         Value::Number(n) => format!("integer `{n}`"),
-        Value::String(s) => format!("string {s:?}"),
+        Value::String(s) => format!("string {:?}", crate::http::echo(s)),
         Value::Array(_) => "sequence".into(),
         Value::Object(_) => "map".into(),
     }

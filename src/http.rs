@@ -2,6 +2,7 @@
 //! Spin. The component edge converts to and from spin-sdk's types.
 
 use serde_json::{json, Value};
+use std::borrow::Cow;
 
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -166,7 +167,7 @@ impl ApiError {
     }
 
     pub fn image_not_found(id: &str) -> Self {
-        ApiError::NotFound(format!("Image {id} not found."))
+        ApiError::NotFound(format!("Image {} not found.", echo(id)))
     }
 
     pub fn resource_not_found() -> Self {
@@ -263,6 +264,20 @@ impl ApiError {
     }
 }
 
+/// How much of a client's text an error message quotes.
+pub const ECHO_CHARS: usize = 64;
+
+/// Client text (an id, a tag, a marker, a header, a property name) as an
+/// error message or log line quotes it: its first [`ECHO_CHARS`] characters,
+/// then `…` when there were more. A hostile 60 KiB id must not come back
+/// as a 60 KiB answer.
+pub fn echo(text: &str) -> Cow<'_, str> {
+    match text.char_indices().nth(ECHO_CHARS) {
+        Some((cut, _)) => Cow::Owned(format!("{}…", text.get(..cut).unwrap_or_default())),
+        None => Cow::Borrowed(text),
+    }
+}
+
 /// `x-openstack-request-id`: reuse a caller's id of at most 64 characters
 /// (adding `req-` when missing), else mint `req-<uuid4>`.
 pub fn request_id(incoming: Option<&str>) -> String {
@@ -296,6 +311,19 @@ mod tests {
         let long = "x".repeat(65);
         assert_ne!(request_id(Some(&long)), format!("req-{long}"));
         assert_ne!(request_id(Some("a\u{7f}b")), "req-a\u{7f}b");
+    }
+
+    #[test]
+    fn echo_keeps_64_characters() {
+        assert_eq!(echo("short"), "short");
+        let exact = "x".repeat(64);
+        assert_eq!(echo(&exact), exact);
+        assert_eq!(echo(&"x".repeat(65)), format!("{exact}…"));
+        // Characters, not bytes: a multi-byte character is never split.
+        let wide = "ü".repeat(100);
+        assert_eq!(echo(&wide), format!("{}…", "ü".repeat(64)));
+        let r = ApiError::image_not_found(&"a".repeat(60_000)).to_response("req-1");
+        assert!(r.body.len() < 2048, "{}", r.body.len());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! validation Glance applies to its fields.
 
 use crate::fields;
-use crate::http::ApiError;
+use crate::http::{echo, ApiError};
 use crate::tag;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -216,7 +216,8 @@ impl Image {
     /// `tags`, `owner` and `id` are handled by the callers that allow them.
     pub fn set_property(&mut self, name: &str, value: &Value) -> Result<(), ApiError> {
         check_settable(name)?;
-        let bad = |why: &str| ApiError::BadRequest(format!("Invalid value for '{name}': {why}."));
+        let bad =
+            |why: &str| ApiError::BadRequest(format!("Invalid value for '{}': {why}.", echo(name)));
         match name {
             "name" => {
                 self.name = match value {
@@ -293,7 +294,8 @@ impl Image {
             )));
         }
         Err(ApiError::Conflict(format!(
-            "Property {name} does not exist."
+            "Property {} does not exist.",
+            echo(name)
         )))
     }
 }
@@ -358,7 +360,8 @@ pub fn tags_from_json(value: &Value, kept: &[String]) -> Result<Vec<String>, Api
 pub fn check_tag_quota(image_id: &str, count: usize, quota: Option<usize>) -> Result<(), ApiError> {
     match quota {
         Some(max) if count > max => Err(ApiError::TooLarge(format!(
-            "Image tag limit exceeded for image {image_id}: Attempted: {count}, Maximum: {max}"
+            "Image tag limit exceeded for image {}: Attempted: {count}, Maximum: {max}",
+            echo(image_id)
         ))),
         _ => Ok(()),
     }

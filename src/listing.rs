@@ -2,7 +2,7 @@
 //! selects, with Glance's `first` and `next` links.
 
 use crate::auth::identity::Identity;
-use crate::http::ApiError;
+use crate::http::{echo, ApiError};
 use crate::image::Image;
 use crate::policy;
 use std::cmp::Ordering;
@@ -44,7 +44,8 @@ fn sort_key(key: &str) -> Result<String, ApiError> {
         Ok(key.to_string())
     } else {
         Err(bad(format!(
-            "Invalid sort key: {key}. It must be one of: {}.",
+            "Invalid sort key: {}. It must be one of: {}.",
+            echo(key),
             SORT_KEYS.join(", ")
         )))
     }
@@ -55,7 +56,8 @@ fn sort_dir(dir: &str) -> Result<bool, ApiError> {
         "asc" => Ok(true),
         "desc" => Ok(false),
         _ => Err(bad(format!(
-            "Invalid sort direction: {dir}. It must be asc or desc."
+            "Invalid sort direction: {}. It must be asc or desc.",
+            echo(dir)
         ))),
     }
 }
@@ -87,7 +89,7 @@ impl Query {
                         v.as_str(),
                         "public" | "community" | "shared" | "private" | "all"
                     ) {
-                        return Err(bad(format!("Invalid visibility value: {v}")));
+                        return Err(bad(format!("Invalid visibility value: {}", echo(&v))));
                     }
                     q.visibility = Some(v);
                 }
@@ -98,7 +100,7 @@ impl Query {
                     q.os_hidden = Some(match v.to_ascii_lowercase().as_str() {
                         "true" => true,
                         "false" => false,
-                        _ => return Err(bad(format!("Invalid value for os_hidden: {v}"))),
+                        _ => return Err(bad(format!("Invalid value for os_hidden: {}", echo(&v)))),
                     })
                 }
                 "limit" => {

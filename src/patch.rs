@@ -5,7 +5,7 @@
 //! messages included. What each path means is Glance's.
 
 use crate::auth::identity::Identity;
-use crate::http::ApiError;
+use crate::http::{echo, ApiError};
 use crate::image::{check_tag_quota, tags_from_json, Image};
 use crate::policy;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -38,7 +38,7 @@ fn variant<E: de::Error>(tag: &Value) -> Result<usize, E> {
         Value::String(s) => VARIANTS
             .iter()
             .position(|v| v == s)
-            .ok_or_else(|| E::unknown_variant(s, VARIANTS)),
+            .ok_or_else(|| E::unknown_variant(&echo(s), VARIANTS)),
         other => Err(invalid_type(other, "variant identifier")),
     }
 }
@@ -401,7 +401,8 @@ fn property(path: &str) -> Result<String, ApiError> {
     match (next(), next()) {
         (Some(first), None) if !first.is_empty() => Ok(first.replace("~1", "/").replace("~0", "~")),
         _ => Err(ApiError::BadRequest(format!(
-            "Invalid JSON pointer for this resource: '{path}'"
+            "Invalid JSON pointer for this resource: '{}'",
+            echo(path)
         ))),
     }
 }
@@ -437,7 +438,8 @@ fn set(
             let is_extra = image.property(name).is_none() && !is_base(name);
             if must_exist && is_extra && !image.extra.contains_key(name) {
                 return Err(ApiError::Conflict(format!(
-                    "Property {name} does not exist."
+                    "Property {} does not exist.",
+                    echo(name)
                 )));
             }
             image.set_property(name, value)?;
