@@ -6,7 +6,7 @@ use crate::http::{echo, ApiError};
 use crate::tag;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub const VISIBILITIES: &[&str] = &["public", "community", "shared", "private"];
 pub const CONTAINER_FORMATS: &[&str] = &[
@@ -336,20 +336,27 @@ fn check_settable(name: &str) -> Result<(), ApiError> {
 /// A JSON array of tags as POST and PATCH take it: strings following the tag
 /// rules, duplicates collapsed, order kept. Tags in `kept` (the image's own)
 /// pass as they are: PATCH sends the whole list back, IMS key/value tags
-/// (`k=v`) included.
+/// (`k=v`) included. Linear in the array: duplicates and kept tags are found
+/// with sets (a scan per tag made 100,000 tags take 80 s).
 pub fn tags_from_json(value: &Value, kept: &[String]) -> Result<Vec<String>, ApiError> {
     let items = value
         .as_array()
         .ok_or_else(|| ApiError::BadRequest("Invalid value for 'tags': not an array.".into()))?;
+    // Sets of `&String`, as `repo` keeps them: one instantiation of the
+    // B-tree code in the .wasm, not two (a set of `&str` cost 12 KB).
+    let kept: BTreeSet<&String> = kept.iter().collect();
+    let mut seen: BTreeSet<&String> = BTreeSet::new();
     let mut tags: Vec<String> = Vec::with_capacity(items.len());
     for item in items {
-        let t = item.as_str().ok_or_else(|| {
-            ApiError::BadRequest("Invalid value for 'tags': every tag is a string.".into())
-        })?;
-        if !kept.iter().any(|k| k == t) {
+        let Value::String(t) = item else {
+            return Err(ApiError::BadRequest(
+                "Invalid value for 'tags': every tag is a string.".into(),
+            ));
+        };
+        if !kept.contains(t) {
             tag::validate(t).map_err(|e| ApiError::BadRequest(e.message()))?;
         }
-        if !tags.iter().any(|x| x == t) {
+        if seen.insert(t) {
             tags.push(t.to_string());
         }
     }

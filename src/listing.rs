@@ -63,6 +63,7 @@ fn sort_dir(dir: &str) -> Result<bool, ApiError> {
 }
 
 impl Query {
+    /// One pass over the parameters: linear in the query's length.
     pub fn parse(raw: &str) -> Result<Query, ApiError> {
         let params: Vec<(String, String)> = form_urlencoded::parse(raw.as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
