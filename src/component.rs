@@ -209,10 +209,29 @@ fn method_name(method: Method) -> String {
     .to_string()
 }
 
+/// The body, read chunk by chunk until more than `limit` bytes have come:
+/// `None` when it is longer, and the rest is never read. A hostile body
+/// costs at most the limit plus one chunk of memory.
+async fn read_body(req: IncomingRequest, limit: usize) -> Result<Option<Vec<u8>>, String> {
+    use futures::StreamExt;
+    let mut stream = std::pin::pin!(req.into_body_stream());
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| e.to_debug_string())?;
+        if body.len().saturating_add(chunk.len()) > limit {
+            return Ok(None);
+        }
+        body.extend(chunk);
+    }
+    Ok(Some(body))
+}
+
 /// The core's request, read as `spin_sdk::http::Request` read it: header
 /// names lower-cased, one value per name (the last), path and query split
-/// off the URI.
-async fn to_core(req: IncomingRequest) -> Result<Request, String> {
+/// off the URI. The body is read up to `body_limit` bytes only: a
+/// `Content-Length` above it is not read at all, and the core answers 413
+/// for `body_over_limit` (this edge only records it).
+async fn to_core(req: IncomingRequest, body_limit: usize) -> Result<Request, String> {
     let uri = req.uri();
     let has_authority = req.scheme().is_some() && req.authority().is_some();
     let path_with_query = req.path_with_query().unwrap_or_default();
@@ -244,14 +263,22 @@ async fn to_core(req: IncomingRequest) -> Result<Request, String> {
         path.to_string(),
         query.to_string(),
     );
-    let body = req.into_body().await.map_err(|e| e.to_debug_string())?;
+    let declared = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.trim().parse::<u64>().ok());
+    let body = match declared {
+        Some(length) if length > body_limit as u64 => None,
+        _ => read_body(req, body_limit).await?,
+    };
     Ok(Request {
         method,
         path,
         query,
         base,
         headers,
-        body,
+        body_over_limit: body.is_none(),
+        body: body.unwrap_or_default(),
     })
 }
 
@@ -372,7 +399,11 @@ fn access_log(req: &Request, outcome: &app::Outcome, micros: u128) {
 
 #[http_component]
 async fn handle(req: IncomingRequest, response_out: ResponseOutparam) {
-    let req = match to_core(req).await {
+    // Loaded first: the body limit bounds how much of the body is read. A
+    // bad value reads nothing; the core then answers 500 naming it.
+    let config = Config::load(variable);
+    let body_limit = config.max_request_body_bytes.clone().unwrap_or(0);
+    let req = match to_core(req, body_limit).await {
         Ok(req) => req,
         Err(e) => {
             // What spin-sdk answers when it cannot read a request body.
@@ -386,7 +417,6 @@ async fn handle(req: IncomingRequest, response_out: ResponseOutparam) {
         }
     };
     let started = std::time::Instant::now();
-    let config = Config::load(variable);
     let bucket = store::open(&config.kv_store)
         .map(SpinKv)
         .map_err(store_error);

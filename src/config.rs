@@ -33,8 +33,13 @@ pub struct Config {
     pub image_tag_quota: Result<Option<usize>, ApiError>,
     /// Tags per image through the IMS key/value routes.
     pub ims_tag_limit: Result<usize, ApiError>,
+    /// Longest request body read; longer is 413 (oslo.middleware's
+    /// `sizelimit` default, which OpenStack APIs answer with).
+    pub max_request_body_bytes: Result<usize, ApiError>,
     pub kv_store: String,
 }
+
+pub const DEFAULT_MAX_REQUEST_BODY_BYTES: usize = 114_688;
 
 fn misconfigured(variable: &str, why: &str) -> ApiError {
     ApiError::Internal {
@@ -66,11 +71,18 @@ impl Config {
         let ims_tag_limit = get("ims_tag_limit", "20")
             .parse::<usize>()
             .map_err(|_| misconfigured("ims_tag_limit", "is not a whole number of tags"));
+        let max_request_body_bytes = get(
+            "max_request_body_bytes",
+            &DEFAULT_MAX_REQUEST_BODY_BYTES.to_string(),
+        )
+        .parse::<usize>()
+        .map_err(|_| misconfigured("max_request_body_bytes", "is not a whole number of bytes"));
         Config {
             auth,
             token_cache_seconds,
             image_tag_quota,
             ims_tag_limit,
+            max_request_body_bytes,
             kv_store: get("kv_store", "default"),
         }
     }
@@ -154,6 +166,7 @@ mod tests {
         assert_eq!(c.token_cache_seconds, Ok(300));
         assert_eq!(c.image_tag_quota, Ok(Some(128)));
         assert_eq!(c.ims_tag_limit, Ok(20));
+        assert_eq!(c.max_request_body_bytes, Ok(114_688));
         assert_eq!(c.kv_store, "default");
     }
 
@@ -169,6 +182,19 @@ mod tests {
         assert_eq!(load(&[("ims_tag_limit", "3")]).ims_tag_limit, Ok(3));
         let bad = load(&[("auth_mode", "ldap")]).auth.unwrap_err();
         assert!(bad.message().contains("auth_mode"));
+        assert_eq!(
+            load(&[("max_request_body_bytes", " 1024 ")]).max_request_body_bytes,
+            Ok(1024)
+        );
+        for garbage in ["-1", "lots", "1e6"] {
+            let bad = load(&[("max_request_body_bytes", garbage)])
+                .max_request_body_bytes
+                .unwrap_err();
+            assert!(
+                bad.message().contains("max_request_body_bytes"),
+                "{garbage}"
+            );
+        }
     }
 
     #[test]

@@ -14,7 +14,12 @@ pub struct Request {
     pub query: String,
     /// Header names lower-cased.
     pub headers: Vec<(String, String)>,
+    /// What the edge read of the body: at most `max_request_body_bytes`.
     pub body: Vec<u8>,
+    /// The body was longer than `max_request_body_bytes` (by its
+    /// `Content-Length`, or once that many bytes were read). The edge then
+    /// stops reading and leaves `body` empty; the core answers 413.
+    pub body_over_limit: bool,
     /// `scheme://authority` the request came in on, for `Location`, `self` links, discovery.
     pub base: String,
 }
@@ -31,6 +36,7 @@ impl Request {
             query,
             headers: Vec::new(),
             body: Vec::new(),
+            body_over_limit: false,
             base: "http://localhost".to_string(),
         }
     }

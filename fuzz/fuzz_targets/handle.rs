@@ -77,6 +77,7 @@ fn request(method: &str, target: &str, token: &str, ctype: &str, body: Vec<u8>) 
         query: query.to_string(),
         headers,
         body,
+        body_over_limit: false,
         base: "http://fuzz".to_string(),
     }
 }
