@@ -4,21 +4,26 @@
 //! body) against it. Asserted on every response: a documented status and
 //! never 5xx (the store is up and the configuration valid), the request id,
 //! 204 without body or content type, JSON error bodies whose code is the
-//! status, `Allow` on 405, `Location` on 201; and at the end the seeded image,
-//! if it still exists, has valid, unique tags within the quota.
+//! status, `Allow` on 405, `Location` on 201; a body over the limit (by its
+//! length, or flagged as the edge flags it) is 401, 404, 405 or 413 and
+//! writes nothing; no tag in any answer has a control character; and at the
+//! end the seeded image, if it still exists, has valid, unique tags within
+//! the quota.
 #![no_main]
 
 use image_tags::app::{self, Env};
+use image_tags::auth::keystone::TokenValidator;
 use image_tags::config::Config;
 use image_tags::http::Request;
-use image_tags::auth::keystone::TokenValidator;
-use image_tags::store::MemStore;
+use image_tags::store::{KvStore, MemStore};
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
 const ID: &str = "6f1c1f3e-4b0e-4b8a-9a57-2f1e0d9c3b11";
 const QUOTA: usize = 4;
+/// `max_request_body_bytes`, small enough for fuzzed bodies to pass it.
+const BODY_LIMIT: usize = 256;
 const METHODS: &[&str] = &["GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS"];
 const TOKENS: &[&str] = &["alice", "admin", "rita", "bob", "", "nope"];
 const CONTENT_TYPES: &[&str] = &[
@@ -58,6 +63,7 @@ fn config() -> Config {
                 .into(),
         ),
         "image_tag_quota" => Some(QUOTA.to_string()),
+        "max_request_body_bytes" => Some(BODY_LIMIT.to_string()),
         _ => None,
     })
 }
@@ -80,6 +86,13 @@ fn request(method: &str, target: &str, token: &str, ctype: &str, body: Vec<u8>) 
         body_over_limit: false,
         base: "http://fuzz".to_string(),
     }
+}
+
+fn is_valid_tag(t: &str) -> bool {
+    !t.is_empty()
+        && !t.contains('=')
+        && !t.chars().any(|c| c.is_ascii_control())
+        && t.chars().count() <= 255
 }
 
 fn fuzzed(u: &mut Unstructured) -> Result<Request> {
@@ -122,7 +135,24 @@ fn fuzzed(u: &mut Unstructured) -> Result<Request> {
                 .into_bytes()
         }
     };
-    Ok(request(method, &target, token, ctype, body))
+    let mut req = request(method, &target, token, ctype, body);
+    // What the edge hands over for a body it stopped reading.
+    if u.ratio(1, 16)? {
+        req.body.clear();
+        req.body_over_limit = true;
+    }
+    Ok(req)
+}
+
+/// Every key and value in the store, to show a request wrote nothing.
+fn snapshot(store: &MemStore) -> Vec<(String, Option<Vec<u8>>)> {
+    let keys = store.keys().expect("keys");
+    keys.into_iter()
+        .map(|k| {
+            let v = store.get(&k).expect("get");
+            (k, v)
+        })
+        .collect()
 }
 
 fn check(req: &Request, status: u16, headers: &[(String, String)], body: &[u8]) {
@@ -157,11 +187,26 @@ fn check(req: &Request, status: u16, headers: &[(String, String)], body: &[u8]) 
             "{what}"
         );
     }
+    if req.body_over_limit || req.body.len() > BODY_LIMIT {
+        // Identity and the route come first; then the size, before any handler.
+        assert!(
+            [401, 404, 405, 413].contains(&status),
+            "{what}: body over the limit"
+        );
+    }
     if header("content-type") == Some("application/json") && req.method != "HEAD" {
         let v: Value =
             serde_json::from_slice(body).unwrap_or_else(|e| panic!("{what}: not JSON: {e}"));
         if status >= 400 {
             assert_eq!(v["error"]["code"], status, "{what}");
+        }
+        if let Some(tags) = v["tags"].as_array() {
+            for t in tags {
+                assert!(
+                    is_valid_tag(t.as_str().unwrap_or_default()),
+                    "{what}: tag {t}"
+                );
+            }
         }
     }
 }
@@ -187,9 +232,19 @@ fuzz_target!(|data: &[u8]| {
     let mut u = Unstructured::new(data);
     for _ in 0..4 {
         let Ok(req) = fuzzed(&mut u) else { break };
+        let over_limit = req.body_over_limit || req.body.len() > BODY_LIMIT;
+        let before = over_limit.then(|| snapshot(&store));
         let out = app::handle(&req, &env);
         let r = out.response;
         check(&req, r.status, &r.headers, &r.body);
+        if let Some(before) = before {
+            assert!(
+                before == snapshot(&store),
+                "{} {}: a body over the limit wrote",
+                req.method,
+                req.path
+            );
+        }
         if u.is_empty() {
             break;
         }
@@ -207,10 +262,7 @@ fuzz_target!(|data: &[u8]| {
             .collect();
         assert!(tags.len() <= QUOTA, "{tags:?}");
         for (i, t) in tags.iter().enumerate() {
-            assert!(
-                !t.is_empty() && !t.contains('=') && t.chars().count() <= 255,
-                "{t:?}"
-            );
+            assert!(is_valid_tag(t), "{t:?}");
             assert!(!tags[..i].contains(t), "duplicate {t:?}");
         }
     } else {
