@@ -314,3 +314,24 @@ fn x_project_id_must_be_the_credentials_project() {
     let id = judge("aksk", &b, &Keystone::default()).identity.unwrap();
     assert!(id.is_admin() && id.project.as_deref() == Some("proj-b"));
 }
+
+/// What the edge hands over for a body over the limit: nothing read.
+fn cut_off(mut req: Request) -> Request {
+    req.body.clear();
+    req.body_over_limit = true;
+    req
+}
+
+#[test]
+fn a_body_over_the_limit_verifies_only_when_unsigned() {
+    let unsigned = signed(
+        Request::new("PATCH", "/v2/images/x")
+            .with_header("X-Sdk-Content-Sha256", "UNSIGNED-PAYLOAD")
+            .with_body("[]"),
+    );
+    assert_eq!(status("aksk", &unsigned), 200);
+    assert_eq!(status("aksk", &cut_off(unsigned)), 200);
+    let hashed = signed(Request::new("POST", "/v2/images").with_body("{}"));
+    assert_eq!(status("aksk", &hashed), 200);
+    assert_eq!(status("aksk", &cut_off(hashed)), 401);
+}

@@ -238,7 +238,15 @@ fn check<'t>(
                 .ok_or_else(|| Rejection::MissingHeader(name.clone()))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let payload = canonical::payload(&req.body, req.header("x-sdk-content-sha256"));
+    // A body over `max_request_body_bytes` was never read (the edge stops
+    // at the limit): one the client left unsigned still verifies, so the
+    // caller gets its 413; a signed one cannot be checked and stays a 401.
+    let payload = match req.header("x-sdk-content-sha256") {
+        Some(canonical::UNSIGNED_PAYLOAD) if req.body_over_limit => {
+            canonical::UNSIGNED_PAYLOAD.to_string()
+        }
+        declared => canonical::payload(&req.body, declared),
+    };
     let mut parts = canonical::Parts {
         method: &req.method,
         raw_path: &req.path,
