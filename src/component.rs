@@ -5,7 +5,7 @@
 use crate::app::{self, Env};
 use crate::auth::keystone::TokenValidator;
 use crate::config::Config;
-use crate::http::{Request, Response};
+use crate::http::{echo, Request, Response};
 use crate::store::{KvStore, StoreError, SwapError};
 use spin_sdk::http::conversions::TryIntoOutgoingRequest;
 use spin_sdk::http::{
@@ -354,9 +354,9 @@ fn write_within_budget<'b>(stream: &::wasi::io::streams::OutputStream, body: &'b
     rest
 }
 
-/// Longest a logged field may be, in bytes, so that a whole line stays
-/// under the 4,096 bytes stderr takes in one write.
-const FIELD_BYTES: usize = 256;
+/// Longest the operator detail may be, in bytes, so that a whole line stays
+/// under the 4,096 bytes stderr takes in one write. Other client-supplied
+/// fields are cut as error messages cut them ([`echo`]).
 const DETAIL_BYTES: usize = 2048;
 
 fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
@@ -385,12 +385,12 @@ fn log_line(line: &str) {
 fn access_log(req: &Request, outcome: &app::Outcome, micros: u128) {
     let line = serde_json::json!({
         "request_id": outcome.request_id,
-        "method": clip(&req.method, FIELD_BYTES),
+        "method": echo(&req.method),
         "route": outcome.route,
         "status": outcome.response.status,
         "duration_ms": micros as f64 / 1000.0,
-        "project": outcome.project.as_deref().map(|p| clip(p, FIELD_BYTES)),
-        "access_key": outcome.access_key.as_deref().map(|k| clip(k, FIELD_BYTES)),
+        "project": outcome.project.as_deref().map(echo),
+        "access_key": outcome.access_key.as_deref().map(echo),
         // A failed signature's canonical request is here, and needs room.
         "detail": outcome.detail.as_deref().map(|d| clip(d, DETAIL_BYTES)),
     });
