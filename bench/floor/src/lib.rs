@@ -5,7 +5,10 @@
 //! platform; what image-tags costs above it is its own work.
 //!
 //! Key: the raw request path (so distinct tag PUTs write distinct keys);
-//! value: the path again. Answers 204 with no body; 503 on a store error.
+//! value: the path and the wall clock, so every set stores new bytes (Spin's
+//! SQLite store commits nothing for a write that leaves a row as it was, and
+//! a floor whose repeated PUTs skip the disk would be no floor). Answers 204
+//! with no body; 503 on a store error.
 
 #[cfg(target_arch = "wasm32")]
 mod component {
@@ -23,9 +26,14 @@ mod component {
     #[http_component]
     fn handle(req: Request) -> Response {
         let key = req.path();
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let value = format!("{key} {stamp}");
         let answered = store::open("default").and_then(|bucket| {
             let _previous = bucket.get(key)?;
-            bucket.set(key, key.as_bytes())
+            bucket.set(key, value.as_bytes())
         });
         match answered {
             Ok(()) => Response::new(204, ()),
