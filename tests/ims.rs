@@ -13,13 +13,24 @@ use std::collections::BTreeSet;
 
 const PA: &str = "proj-a";
 
+/// The legacy (`/v1/cloudimages`) tag routes without a project in the path.
+const LEGACY_TAGS: &str = "/v1/cloudimages/tags";
+
+/// An IMS request with a JSON body; bodiless ones go through `Client::call`.
 async fn ims(c: &Client, method: &str, path: &str, token: &str, body: Value) -> Response {
-    let body = if body.is_null() {
-        Vec::new()
-    } else {
-        body.to_string().into_bytes()
-    };
-    c.call(method, path, token, &body).await
+    c.call(method, path, token, body.to_string().as_bytes())
+        .await
+}
+
+/// `PUT /v1/cloudimages/tags`: the body names the image and the tag.
+async fn legacy_put(c: &Client, token: &str, body: Value) -> Response {
+    ims(c, "PUT", LEGACY_TAGS, token, body).await
+}
+
+/// `POST /v2/{project}/images/{id}/tags` as Alice: set one key's value.
+async fn set_tag(c: &Client, id: &str, key: &str, value: &str) -> Response {
+    let body = json!({"tag": {"key": key, "value": value}});
+    ims(c, "POST", &tags_path(id), ALICE, body).await
 }
 
 fn tags_path(id: &str) -> String {
@@ -27,7 +38,7 @@ fn tags_path(id: &str) -> String {
 }
 
 async fn kv_tags(c: &Client, id: &str) -> Value {
-    let r = ims(c, "GET", &tags_path(id), ALICE, Value::Null).await;
+    let r = c.call("GET", &tags_path(id), ALICE, b"").await;
     assert_eq!(r.status, 200, "{}", r.text());
     r.json().unwrap()["tags"].clone()
 }
@@ -64,8 +75,7 @@ async fn every_route_works_and_both_views_agree() {
     let id = c.create_named(ALICE, "web").await;
     // A native tag is a key with the empty value.
     assert_eq!(c.put_tag(ALICE, &id, "legacy").await.status, 204);
-    let body = json!({"tag": {"key": "env", "value": "prod"}});
-    let r = ims(&c, "POST", &tags_path(&id), ALICE, body).await;
+    let r = set_tag(&c, &id, "env", "prod").await;
     assert_eq!(r.status, 204, "{}", r.text());
     assert!(r.body.is_empty());
     assert_eq!(r.header("x-request-id"), r.header("x-openstack-request-id"));
@@ -89,43 +99,17 @@ async fn every_route_works_and_both_views_agree() {
     );
     let body = json!({"action": "delete", "tags": [{"key": "tier", "value": "web"}, {"key": "absent", "value": ""}]});
     assert_eq!(ims(&c, "POST", &action, ALICE, body).await.status, 204);
-    let r = ims(
-        &c,
-        "DELETE",
-        &format!("{}/empty", tags_path(&id)),
-        ALICE,
-        Value::Null,
-    )
-    .await;
-    assert_eq!(r.status, 204);
-    let r = ims(
-        &c,
-        "DELETE",
-        &format!("{}/empty", tags_path(&id)),
-        ALICE,
-        Value::Null,
-    )
-    .await;
+    let empty = format!("{}/empty", tags_path(&id));
+    assert_eq!(c.call("DELETE", &empty, ALICE, b"").await.status, 204);
+    let r = c.call("DELETE", &empty, ALICE, b"").await;
     assert_ims_error(&r, 404, "IMG.0121", "empty");
     assert_eq!(c.tags(ALICE, &id).await, vec!["legacy=v1", "env=prod"]);
 
     // The legacy routes: `key.value`, `image_tag`, and the batch delete.
-    let r = ims(
-        &c,
-        "PUT",
-        "/v1/cloudimages/tags",
-        ALICE,
-        json!({"image_id": id, "tag": "os.linux.6"}),
-    )
-    .await;
+    let r = legacy_put(&c, ALICE, json!({"image_id": id, "tag": "os.linux.6"})).await;
     assert_eq!(r.status, 204, "{}", r.text());
     let body = json!({"image_id": id, "image_tag": {"key": "owner", "value": "team@x"}});
-    assert_eq!(
-        ims(&c, "PUT", "/v1/cloudimages/tags", ALICE, body)
-            .await
-            .status,
-        204
-    );
+    assert_eq!(legacy_put(&c, ALICE, body).await.status, 204);
     assert_eq!(
         c.tags(ALICE, &id).await,
         vec!["legacy=v1", "env=prod", "os=linux.6", "owner=team@x"]
@@ -133,40 +117,25 @@ async fn every_route_works_and_both_views_agree() {
     let other = c
         .create(ALICE, json!({"name": "db", "tags": ["legacy"]}))
         .await;
-    let r = ims(&c, "GET", "/v1/cloudimages/tags", ALICE, Value::Null).await;
+    let r = c.call("GET", LEGACY_TAGS, ALICE, b"").await;
     assert_eq!(
         r.json().unwrap(),
         json!({"tags": ["env=prod", "legacy", "legacy=v1", "os=linux.6", "owner=team@x"]})
     );
-    let r = ims(
-        &c,
-        "GET",
-        "/v1/cloudimages/tags?name=db",
-        ALICE,
-        Value::Null,
-    )
-    .await;
+    let r = c
+        .call("GET", "/v1/cloudimages/tags?name=db", ALICE, b"")
+        .await;
     assert_eq!(r.json().unwrap(), json!({"tags": ["legacy"]}));
-    let r = ims(
-        &c,
-        "GET",
-        "/v1/cloudimages/tags?limit=2&page=2",
-        ALICE,
-        Value::Null,
-    )
-    .await;
+    let r = c
+        .call("GET", "/v1/cloudimages/tags?limit=2&page=2", ALICE, b"")
+        .await;
     assert_eq!(
         r.json().unwrap(),
         json!({"tags": ["legacy=v1", "os=linux.6"]})
     );
-    let r = ims(
-        &c,
-        "GET",
-        &format!("/v2/{PA}/images/tags"),
-        ALICE,
-        Value::Null,
-    )
-    .await;
+    let r = c
+        .call("GET", &format!("/v2/{PA}/images/tags"), ALICE, b"")
+        .await;
     assert_eq!(
         r.json().unwrap(),
         json!({"tags": [
@@ -217,26 +186,14 @@ async fn setting_a_key_replaces_its_entry_in_place_and_bumps_updated_at() {
         .await;
     let before = c.show(ALICE, &id).await.json().unwrap()["updated_at"].clone();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let body = json!({"tag": {"key": "b", "value": "2"}});
-    assert_eq!(
-        ims(&c, "POST", &tags_path(&id), ALICE, body).await.status,
-        204
-    );
+    assert_eq!(set_tag(&c, &id, "b", "2").await.status, 204);
     let after = c.show(ALICE, &id).await.json().unwrap();
     assert_eq!(after["tags"], json!(["a", "b=2", "c"]));
     assert_ne!(after["updated_at"], before);
-    let body = json!({"tag": {"key": "b", "value": ""}});
-    assert_eq!(
-        ims(&c, "POST", &tags_path(&id), ALICE, body).await.status,
-        204
-    );
+    assert_eq!(set_tag(&c, &id, "b", "").await.status, 204);
     assert_eq!(c.tags(ALICE, &id).await, vec!["a", "b", "c"]);
     // openstacksdk's `image set --tag` sends the whole list back, `k=v` included.
-    let body = json!({"tag": {"key": "a", "value": "1"}});
-    assert_eq!(
-        ims(&c, "POST", &tags_path(&id), ALICE, body).await.status,
-        204
-    );
+    assert_eq!(set_tag(&c, &id, "a", "1").await.status, 204);
     let patch = json!([{"op": "add", "path": "/tags", "value": ["a=1", "b", "c", "x"]}]);
     let r = c.patch(ALICE, &id, patch.to_string().as_bytes()).await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -349,28 +306,19 @@ async fn bad_requests_have_ims_shape_and_write_nothing() {
     assert_ims_error(&r, 400, "IMG.0007", "empty");
     let r = c.call("POST", &path, ALICE, b"{not json").await;
     assert_ims_error(&r, 400, "IMG.0001", "not valid JSON");
-    let r = ims(
+    let r = legacy_put(
         &c,
-        "PUT",
-        "/v1/cloudimages/tags",
         ALICE,
         json!({"image_id": id, "tag": "a.b", "image_tag": {"key": "a", "value": "b"}}),
     )
     .await;
     assert_ims_error(&r, 400, "IMG.0001", "exactly one");
-    let r = ims(
-        &c,
-        "PUT",
-        "/v1/cloudimages/tags",
-        ALICE,
-        json!({"image_id": id, "tag": "a=b.c"}),
-    )
-    .await;
+    let r = legacy_put(&c, ALICE, json!({"image_id": id, "tag": "a=b.c"})).await;
     assert_ims_error(&r, 400, "IMG.0115", "'='");
     // Deletes check only lengths: a native tag the rules refuse can go.
-    let r = ims(&c, "DELETE", &format!("{path}/%3Dx"), ALICE, Value::Null).await;
+    let r = c.call("DELETE", &format!("{path}/%3Dx"), ALICE, b"").await;
     assert_ims_error(&r, 404, "IMG.0121", "=x");
-    let r = ims(&c, "DELETE", &format!("{path}/%FF"), ALICE, Value::Null).await;
+    let r = c.call("DELETE", &format!("{path}/%FF"), ALICE, b"").await;
     assert_ims_error(&r, 400, "IMG.0001", "percent-encoding");
     assert_eq!(c.tags(ALICE, &id).await, vec!["keep"]);
 }
@@ -392,7 +340,7 @@ async fn projects_and_roles_are_enforced_as_on_the_native_routes() {
     )
     .await;
     assert_ims_error(&r, 403, "IMG.0067", "proj-b");
-    let r = ims(&c, "GET", "/v2/proj-b/images/tags", ALICE, Value::Null).await;
+    let r = c.call("GET", "/v2/proj-b/images/tags", ALICE, b"").await;
     assert_ims_error(&r, 403, "IMG.0067", "proj-b");
     // Bob's own project in the path, Alice's private image: not seen.
     let r = ims(
@@ -404,30 +352,18 @@ async fn projects_and_roles_are_enforced_as_on_the_native_routes() {
     )
     .await;
     assert_ims_error(&r, 404, "IMG.0144", &id);
-    let r = ims(
-        &c,
-        "GET",
-        &format!("/v2/proj-b/images/{id}/tags"),
-        BOB,
-        Value::Null,
-    )
-    .await;
+    let r = c
+        .call("GET", &format!("/v2/proj-b/images/{id}/tags"), BOB, b"")
+        .await;
     assert_ims_error(&r, 404, "IMG.0144", &id);
-    let r = ims(
-        &c,
-        "PUT",
-        "/v1/cloudimages/tags",
-        BOB,
-        json!({"image_id": id, "tag": "a.b"}),
-    )
-    .await;
+    let r = legacy_put(&c, BOB, json!({"image_id": id, "tag": "a.b"})).await;
     assert_ims_error(&r, 404, "IMG.0144", &id);
-    let r = ims(&c, "GET", "/v1/cloudimages/tags", BOB, Value::Null).await;
+    let r = c.call("GET", LEGACY_TAGS, BOB, b"").await;
     assert_eq!(r.json().unwrap(), json!({"tags": []}));
     // A reader sees, but may not change.
     let r = ims(&c, "POST", &tags_path(&id), RITA, set.clone()).await;
     assert_ims_error(&r, 403, "IMG.0161", "modify_image");
-    let r = ims(&c, "GET", &tags_path(&id), RITA, Value::Null).await;
+    let r = c.call("GET", &tags_path(&id), RITA, b"").await;
     assert_eq!(r.status, 200);
     let r = ims(&c, "POST", &tags_path("not-an-id"), ALICE, set.clone()).await;
     assert_ims_error(&r, 404, "IMG.0144", "not-an-id");
@@ -454,22 +390,11 @@ async fn the_limit_refuses_new_keys_only() {
     let r = ims(&c, "POST", &action, ALICE, two).await;
     assert_ims_error(&r, 400, "IMG.0116", "at most 3");
     assert_eq!(c.tags(ALICE, &id).await, vec!["a", "b"]);
-    let set = |k: &str, v: &str| json!({"tag": {"key": k, "value": v}});
-    assert_eq!(
-        ims(&c, "POST", &tags_path(&id), ALICE, set("c", ""))
-            .await
-            .status,
-        204
-    );
-    let r = ims(&c, "POST", &tags_path(&id), ALICE, set("d", "")).await;
+    assert_eq!(set_tag(&c, &id, "c", "").await.status, 204);
+    let r = set_tag(&c, &id, "d", "").await;
     assert_ims_error(&r, 400, "IMG.0116", "at most 3");
     // Updating a key at the limit is fine.
-    assert_eq!(
-        ims(&c, "POST", &tags_path(&id), ALICE, set("a", "1"))
-            .await
-            .status,
-        204
-    );
+    assert_eq!(set_tag(&c, &id, "a", "1").await.status, 204);
     assert_eq!(c.tags(ALICE, &id).await, vec!["a=1", "b", "c"]);
     // The native routes keep their own quota.
     assert_eq!(c.put_tag(ALICE, &id, "d").await.status, 204);
@@ -499,12 +424,12 @@ async fn twenty_writers_setting_different_keys_keep_all_twenty() {
                         ),
                         2 => (
                             "PUT",
-                            "/v1/cloudimages/tags".into(),
+                            LEGACY_TAGS.into(),
                             json!({"image_id": id, "image_tag": {"key": key, "value": value}}),
                         ),
                         _ => (
                             "PUT",
-                            "/v1/cloudimages/tags".into(),
+                            LEGACY_TAGS.into(),
                             json!({"image_id": id, "tag": format!("{key}.{value}")}),
                         ),
                     };
@@ -542,11 +467,8 @@ async fn a_tags_filter_reads_only_the_matching_images() {
     let mut rare = Vec::new();
     for n in 0..5 {
         let id = c.create(ALICE, json!({"name": format!("match{n}")})).await;
-        let body = json!({"tag": {"key": "rare", "value": format!("v{n}")}});
-        assert_eq!(
-            ims(&c, "POST", &tags_path(&id), ALICE, body).await.status,
-            204
-        );
+        let r = set_tag(&c, &id, "rare", &format!("v{n}")).await;
+        assert_eq!(r.status, 204, "{}", r.text());
         rare.push(id);
     }
     let kv = c.host.kv();
@@ -585,14 +507,7 @@ async fn store_faults_are_503_in_ims_shape() {
     let c = host().await;
     let id = c.create_named(ALICE, "i").await;
     c.host.kv().set_outage(true);
-    let r = ims(
-        &c,
-        "POST",
-        &tags_path(&id),
-        ALICE,
-        json!({"tag": {"key": "k", "value": ""}}),
-    )
-    .await;
+    let r = set_tag(&c, &id, "k", "").await;
     assert_ims_error(&r, 503, "IMG.0061", "temporarily unavailable");
     assert_eq!(r.header("retry-after"), Some("1"));
     c.host.kv().set_outage(false);
