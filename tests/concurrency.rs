@@ -12,15 +12,12 @@ async fn twenty_writers_on_one_image_keep_all_twenty_tags() {
     for mode in MODES {
         let c = host_with(mode, &[]).await;
         let id = c.create_named(ALICE, "hot").await;
-        let writers: Vec<_> = (0..20)
-            .map(|n| {
-                let (c, id) = (c.clone(), id.clone());
-                tokio::spawn(async move { c.put_tag(ALICE, &id, &format!("tag-{n}")).await.status })
-            })
-            .collect();
-        for w in writers {
-            assert_eq!(w.await.unwrap(), 204, "{mode:?}");
-        }
+        let statuses = concurrently(&c, 20, |c, n| {
+            let id = id.clone();
+            async move { c.put_tag(ALICE, &id, &format!("tag-{n}")).await.status }
+        })
+        .await;
+        assert_eq!(statuses, [204; 20], "{mode:?}");
         let tags: BTreeSet<String> = c.tags(ALICE, &id).await.into_iter().collect();
         let want: BTreeSet<String> = (0..20).map(|n| format!("tag-{n}")).collect();
         assert_eq!(tags, want, "{mode:?}");
@@ -41,15 +38,12 @@ async fn fifty_writers_all_get_204() {
     for mode in MODES {
         let c = host_with(mode, &[]).await;
         let id = c.create_named(ALICE, "hotter").await;
-        let writers: Vec<_> = (0..50)
-            .map(|n| {
-                let (c, id) = (c.clone(), id.clone());
-                tokio::spawn(async move { c.put_tag(ALICE, &id, &format!("t{n}")).await.status })
-            })
-            .collect();
-        for w in writers {
-            assert_eq!(w.await.unwrap(), 204, "{mode:?}");
-        }
+        let statuses = concurrently(&c, 50, |c, n| {
+            let id = id.clone();
+            async move { c.put_tag(ALICE, &id, &format!("t{n}")).await.status }
+        })
+        .await;
+        assert_eq!(statuses, [204; 50], "{mode:?}");
         assert_eq!(c.tags(ALICE, &id).await.len(), 50, "{mode:?}");
     }
 }
@@ -65,16 +59,12 @@ async fn one_new_tag_on_many_images_at_once_lists_them_all() {
         for n in 0..20 {
             ids.push(c.create_named(ALICE, &format!("i{n}")).await);
         }
-        let writers: Vec<_> = ids
-            .iter()
-            .map(|id| {
-                let (c, id) = (c.clone(), id.clone());
-                tokio::spawn(async move { c.put_tag(ALICE, &id, "fresh").await.status })
-            })
-            .collect();
-        for w in writers {
-            assert_eq!(w.await.unwrap(), 204);
-        }
+        let statuses = concurrently(&c, ids.len(), |c, n| {
+            let id = ids[n].clone();
+            async move { c.put_tag(ALICE, &id, "fresh").await.status }
+        })
+        .await;
+        assert_eq!(statuses, [204; 20], "{mode:?}");
         let list = c.list(ALICE, "?tag=fresh&limit=100").await;
         assert_eq!(list["images"].as_array().unwrap().len(), 20, "{mode:?}");
     }
@@ -88,20 +78,18 @@ async fn racing_add_and_remove_leave_index_and_record_agreeing() {
         let c = host_with(mode, &[]).await;
         let id = c.create_named(ALICE, "flip").await;
         for round in 0..5 {
-            let tasks: Vec<_> = (0..10)
-                .map(|n| {
-                    let (c, id) = (c.clone(), id.clone());
-                    tokio::spawn(async move {
-                        if n % 2 == 0 {
-                            c.put_tag(ALICE, &id, "flip").await.status
-                        } else {
-                            c.delete_tag(ALICE, &id, "flip").await.status
-                        }
-                    })
-                })
-                .collect();
-            for t in tasks {
-                let s = t.await.unwrap();
+            let statuses = concurrently(&c, 10, |c, n| {
+                let id = id.clone();
+                async move {
+                    if n % 2 == 0 {
+                        c.put_tag(ALICE, &id, "flip").await.status
+                    } else {
+                        c.delete_tag(ALICE, &id, "flip").await.status
+                    }
+                }
+            })
+            .await;
+            for s in statuses {
                 assert!(s == 204 || s == 404, "{mode:?} round {round}: {s}");
             }
             let has = c.tags(ALICE, &id).await.contains(&"flip".to_string());
@@ -129,41 +117,43 @@ async fn fifty_writers_for_several_rounds_match_a_serial_replay() {
         for s in 0..SHARED {
             shared.push(c.create_named(ALICE, &format!("shared{s}")).await);
         }
-        let writers: Vec<_> = (0..WRITERS)
-            .map(|w| {
-                let (c, shared) = (c.clone(), shared.clone());
-                tokio::spawn(async move {
-                    // The writer's own serial replay: what its acknowledged calls leave.
-                    let target = &shared[w % SHARED];
-                    let mut tags: BTreeSet<String> = BTreeSet::new();
-                    let mut own: Option<String> = None;
-                    for r in 0..ROUNDS {
-                        let tag = format!("w{w}r{r}");
-                        let s = c.put_tag(ALICE, target, &tag).await.status;
-                        assert_eq!(s, 204, "{mode:?} put {tag}");
-                        tags.insert(tag);
-                        if r > 0 {
-                            let old = format!("w{w}r{}", r - 1);
-                            assert_eq!(c.delete_tag(ALICE, target, &old).await.status, 204);
-                            tags.remove(&old);
-                        }
-                        let body = serde_json::json!({"name": format!("own{w}"), "tags": [format!("own{w}")]});
-                        let r = c.call("POST", "/v2/images", ALICE, body.to_string().as_bytes()).await;
-                        assert_eq!(r.status, 201, "{mode:?} create");
-                        let new = r.json().unwrap()["id"].as_str().unwrap().to_string();
-                        if let Some(prev) = own.replace(new) {
-                            let d = c.call("DELETE", &format!("/v2/images/{prev}"), ALICE, b"").await;
-                            assert_eq!(d.status, 204, "{mode:?} delete image");
-                        }
+        let replays = concurrently(&c, WRITERS, |c, w| {
+            let target = shared[w % SHARED].clone();
+            async move {
+                // The writer's own serial replay: what its acknowledged calls leave.
+                let mut tags: BTreeSet<String> = BTreeSet::new();
+                let mut own: Option<String> = None;
+                for r in 0..ROUNDS {
+                    let tag = format!("w{w}r{r}");
+                    let s = c.put_tag(ALICE, &target, &tag).await.status;
+                    assert_eq!(s, 204, "{mode:?} put {tag}");
+                    tags.insert(tag);
+                    if r > 0 {
+                        let old = format!("w{w}r{}", r - 1);
+                        assert_eq!(c.delete_tag(ALICE, &target, &old).await.status, 204);
+                        tags.remove(&old);
                     }
-                    (w, tags, own)
-                })
-            })
-            .collect();
+                    let body =
+                        serde_json::json!({"name": format!("own{w}"), "tags": [format!("own{w}")]});
+                    let r = c
+                        .call("POST", "/v2/images", ALICE, body.to_string().as_bytes())
+                        .await;
+                    assert_eq!(r.status, 201, "{mode:?} create");
+                    let new = r.json().unwrap()["id"].as_str().unwrap().to_string();
+                    if let Some(prev) = own.replace(new) {
+                        let d = c
+                            .call("DELETE", &format!("/v2/images/{prev}"), ALICE, b"")
+                            .await;
+                        assert_eq!(d.status, 204, "{mode:?} delete image");
+                    }
+                }
+                (tags, own)
+            }
+        })
+        .await;
         let mut want: Vec<BTreeSet<String>> = vec![BTreeSet::new(); SHARED];
         let mut owns = vec![];
-        for t in writers {
-            let (w, tags, own) = t.await.unwrap();
+        for (w, (tags, own)) in replays.into_iter().enumerate() {
             want[w % SHARED].extend(tags);
             owns.push((w, own.unwrap()));
         }

@@ -405,41 +405,38 @@ async fn twenty_writers_setting_different_keys_keep_all_twenty() {
     for mode in MODES {
         let c = host_with(mode, &[]).await;
         let id = c.create_named(ALICE, "hot").await;
-        let writers: Vec<_> = (0..20)
-            .map(|n| {
-                let (c, id) = (c.clone(), id.clone());
-                tokio::spawn(async move {
-                    let (key, value) = (format!("key-{n}"), format!("v{n}"));
-                    // Every IMS write route takes a share of the writers.
-                    let (method, path, body) = match n % 4 {
-                        0 => (
-                            "POST",
-                            tags_path(&id),
-                            json!({"tag": {"key": key, "value": value}}),
-                        ),
-                        1 => (
-                            "POST",
-                            format!("{}/action", tags_path(&id)),
-                            json!({"action": "create", "tags": [{"key": key, "value": value}]}),
-                        ),
-                        2 => (
-                            "PUT",
-                            LEGACY_TAGS.into(),
-                            json!({"image_id": id, "image_tag": {"key": key, "value": value}}),
-                        ),
-                        _ => (
-                            "PUT",
-                            LEGACY_TAGS.into(),
-                            json!({"image_id": id, "tag": format!("{key}.{value}")}),
-                        ),
-                    };
-                    ims(&c, method, &path, ALICE, body).await.status
-                })
-            })
-            .collect();
-        for w in writers {
-            assert_eq!(w.await.unwrap(), 204, "{mode:?}");
-        }
+        let statuses = concurrently(&c, 20, |c, n| {
+            let id = id.clone();
+            async move {
+                let (key, value) = (format!("key-{n}"), format!("v{n}"));
+                // Every IMS write route takes a share of the writers.
+                let (method, path, body) = match n % 4 {
+                    0 => (
+                        "POST",
+                        tags_path(&id),
+                        json!({"tag": {"key": key, "value": value}}),
+                    ),
+                    1 => (
+                        "POST",
+                        format!("{}/action", tags_path(&id)),
+                        json!({"action": "create", "tags": [{"key": key, "value": value}]}),
+                    ),
+                    2 => (
+                        "PUT",
+                        LEGACY_TAGS.into(),
+                        json!({"image_id": id, "image_tag": {"key": key, "value": value}}),
+                    ),
+                    _ => (
+                        "PUT",
+                        LEGACY_TAGS.into(),
+                        json!({"image_id": id, "tag": format!("{key}.{value}")}),
+                    ),
+                };
+                ims(&c, method, &path, ALICE, body).await.status
+            }
+        })
+        .await;
+        assert_eq!(statuses, [204; 20], "{mode:?}");
         let tags: BTreeSet<String> = c.tags(ALICE, &id).await.into_iter().collect();
         let want: BTreeSet<String> = (0..20).map(|n| format!("key-{n}=v{n}")).collect();
         assert_eq!(tags, want, "{mode:?}");

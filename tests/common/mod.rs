@@ -137,6 +137,24 @@ impl Client {
     }
 }
 
+/// Starts `count` writers at once, writer `n` running `write(client, n)`
+/// on its own task, and waits for them all: what each returned, in writer order.
+pub async fn concurrently<T, F, Fut>(c: &Client, count: usize, mut write: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: FnMut(Client, usize) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..count)
+        .map(|n| tokio::spawn(write(c.clone(), n)))
+        .collect();
+    let mut results = Vec::with_capacity(count);
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    results
+}
+
 /// The JSON error body of SPEC section 3, checked whole.
 pub fn assert_error(r: &Response, status: u16, message_part: &str) {
     assert_eq!(r.status, status, "{r:?}");
