@@ -5,7 +5,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use image_tags::app::{self, Env};
-use image_tags::auth::aksk::{self, canonical, Credential};
+use image_tags::auth::aksk::{self, Credential};
 use image_tags::auth::identity::Identity;
 use image_tags::auth::keystone::TokenValidator;
 use image_tags::config::Config;
@@ -63,27 +63,8 @@ fn signed(method: &str, target: &str) -> Request {
         "x-project-id",
         "x-sdk-date",
     ];
-    let headers: Vec<(&str, &str)> = names
-        .iter()
-        .map(|&n| match n {
-            "host" => (n, "localhost"),
-            _ => (n, req.header(n).unwrap_or_default()),
-        })
-        .collect();
-    let payload = canonical::payload(&req.body, None);
-    let canonical_request = canonical::request(&canonical::Parts {
-        method: &req.method,
-        raw_path: &req.path,
-        raw_query: &req.query,
-        headers: &headers,
-        payload: &payload,
-    });
-    let string_to_sign = canonical::string_to_sign("20260101T000000Z", &canonical_request);
-    let signature = Credential::new(AK, SK, Identity::default()).sign(&string_to_sign);
-    let authorization = format!(
-        "SDK-HMAC-SHA256 Access={AK}, SignedHeaders={}, Signature={signature}",
-        names.join(";")
-    );
+    let credential = Credential::new(AK, SK, Identity::default());
+    let authorization = aksk::client::authorization(&req, &credential, &names).unwrap_or_default();
     req.with_header("authorization", &authorization)
 }
 

@@ -1,6 +1,6 @@
 //! Choosing the scheme, and every refusal of a signed request.
 
-use super::aksk::{canonical, Credential, MAX_CLOCK_SKEW_SECONDS};
+use super::aksk::{client, Credential, MAX_CLOCK_SKEW_SECONDS};
 use super::*;
 use crate::config::Config;
 use crate::store::MemStore;
@@ -62,36 +62,15 @@ fn date(unix: i64) -> String {
     extended.replace(['-', ':'], "")
 }
 
-/// Sign as the SDK does (the canonical form itself is checked against the
-/// SDK's signer in aksk/vectors.rs).
+/// Sign as the SDK does (aksk/vectors.rs checks the signer against the
+/// SDK's), dated now unless `req` carries its own date.
 fn sign(req: Request, ak: &str, sk: &str, signed: &[&str]) -> Request {
     let req = match req.header("x-sdk-date") {
         Some(_) => req,
         None => req.with_header("X-Sdk-Date", &date(NOW)),
     };
-    let host = req.base.split_once("://").unwrap().1.to_string();
-    let headers: Vec<(&str, &str)> = signed
-        .iter()
-        .map(|&name| match name {
-            "host" => (name, host.as_str()),
-            _ => (name, req.header(name).unwrap_or_default()),
-        })
-        .collect();
-    let payload = canonical::payload(&req.body, req.header("x-sdk-content-sha256"));
-    let canonical_request = canonical::request(&canonical::Parts {
-        method: &req.method,
-        raw_path: &req.path,
-        raw_query: &req.query,
-        headers: &headers,
-        payload: &payload,
-    });
-    let string_to_sign =
-        canonical::string_to_sign(req.header("x-sdk-date").unwrap(), &canonical_request);
-    let signature = Credential::new(ak, sk, Identity::default()).sign(&string_to_sign);
-    let value = format!(
-        "SDK-HMAC-SHA256 Access={ak}, SignedHeaders={}, Signature={signature}",
-        signed.join(";")
-    );
+    let credential = Credential::new(ak, sk, Identity::default());
+    let value = client::authorization(&req, &credential, signed).unwrap();
     req.with_header("Authorization", &value)
 }
 

@@ -5,6 +5,7 @@
 
 pub mod authorization;
 pub mod canonical;
+pub mod client;
 #[cfg(test)]
 mod vectors;
 
