@@ -4,6 +4,7 @@
 # a Keystone server of this home (its command line names this home's run/), then
 # any of that master's workers left behind. Never kills by name.
 set -uo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 home=${KEYSTONE_HOME:-/tmp/keystone-real}
 [ -d "$home" ] || { echo "stop.sh: no $home, nothing to stop"; exit 0; }
 home=$(cd "$home" && pwd)
@@ -20,21 +21,4 @@ ours() {
   esac
   return 1
 }
-if ! ours "$pid"; then
-  # Gone, or the pid now belongs to something else: leave that alone.
-  echo "stop.sh: pid $pid is not this home's Keystone any more; forgetting it"
-  rm -f "$pidfile"
-  exit 0
-fi
-workers=$(cat /proc/"$pid"/task/*/children 2>/dev/null || true)
-kill -TERM "$pid"
-for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-if kill -0 "$pid" 2>/dev/null; then
-  echo "stop.sh: pid $pid still running 15 s after SIGTERM: SIGKILL"
-  kill -KILL "$pid"
-fi
-for w in $workers; do
-  if ours "$w"; then kill -KILL "$w"; fi
-done
-rm -f "$pidfile"
-echo "stop.sh: stopped Keystone pid $pid"
+stop_recorded Keystone "$pid" "$pidfile"
