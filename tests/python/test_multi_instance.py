@@ -51,14 +51,21 @@ def listed(url, query):
     return out
 
 
+def put_tags_at_once(fleet, jobs):
+    """PUT every (image, tag) of `jobs` at once, job n through instance n % INSTANCES: the statuses."""
+    def put(n):
+        image_id, tag = jobs[n]
+        url = f"{fleet[n % INSTANCES].url}/v2/images/{image_id}/tags/{tag}"
+        return requests.put(url, headers=auth(), timeout=120).status_code
+
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        return list(pool.map(put, range(len(jobs))))
+
+
 def test_fifty_writers_across_instances_on_one_image(fleet):
     image_id = new_image(fleet[0].url)
     tags = [f"one{n}" for n in range(50)]
-    with ThreadPoolExecutor(50) as pool:
-        statuses = list(pool.map(
-            lambda n: requests.put(f"{fleet[n % INSTANCES].url}/v2/images/{image_id}/tags/{tags[n]}",
-                                   headers=auth(), timeout=120).status_code, range(50)))
-    assert statuses == [204] * 50
+    assert put_tags_at_once(fleet, [(image_id, tag) for tag in tags]) == [204] * 50
     for server in fleet:
         r = requests.get(f"{server.url}/v2/images/{image_id}", headers=auth(), timeout=60)
         assert sorted(r.json()["tags"]) == sorted(tags)
@@ -68,11 +75,7 @@ def test_fifty_writers_across_instances_on_one_image(fleet):
 def test_fifty_writers_across_instances_on_many_images(fleet):
     images = [new_image(fleet[n % INSTANCES].url) for n in range(10)]
     jobs = [(images[n % 10], f"many{n // 10}") for n in range(50)]
-    with ThreadPoolExecutor(50) as pool:
-        statuses = list(pool.map(
-            lambda n: requests.put(f"{fleet[n % INSTANCES].url}/v2/images/{jobs[n][0]}/tags/{jobs[n][1]}",
-                                   headers=auth(), timeout=120).status_code, range(50)))
-    assert statuses == [204] * 50
+    assert put_tags_at_once(fleet, jobs) == [204] * 50
     for server in fleet:
         for k in range(5):
             assert sorted(i["id"] for i in listed(server.url, f"tag=many{k}&limit=3")) == sorted(images)
