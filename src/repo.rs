@@ -38,6 +38,16 @@ pub struct Repo<'a, S: KvStore> {
     store: &'a S,
 }
 
+/// Whether the key log of `key` names the image already: every entry
+/// `key=...` it carries, or lost and still lists, was appended there.
+fn key_logged(image: &Image, key: &str) -> bool {
+    image
+        .tags
+        .iter()
+        .chain(&image.still_indexed)
+        .any(|t| t.split_once('=').is_some_and(|(k, _)| k == key))
+}
+
 /// Carry over which tags' logs name the image but the image does not
 /// carry: those it had and those it just lost.
 fn remember_still_indexed(old: &Image, new: &mut Image) {
@@ -132,6 +142,7 @@ impl<'a, S: KvStore> Repo<'a, S> {
         }
         let key = keys::image(id);
         let mut indexed: BTreeSet<String> = BTreeSet::new();
+        let mut indexed_keys: BTreeSet<String> = BTreeSet::new();
         for attempt in 0..MAX_ATTEMPTS {
             let (current, cas) = self.store.watch(&key).map_err(unavailable)?;
             let Some(bytes) = current else {
@@ -148,10 +159,15 @@ impl<'a, S: KvStore> Repo<'a, S> {
             // Index before the record names the tag: the index may be a
             // superset of the truth, never a subset.
             for tag in new.tags.iter().filter(|t| !old.has_tag(t)) {
-                let logged = old.still_indexed.contains(tag) || indexed.contains(tag);
-                if !logged {
-                    tag_log::append_tag(self.store, tag, id)?;
+                if !(old.still_indexed.contains(tag) || indexed.contains(tag)) {
+                    tag_log::append(self.store, &keys::tag_len(tag), id)?;
                     indexed.insert(tag.clone());
+                }
+                // A new value of a key the image had: its key log names it.
+                if let Some((key, _)) = tag.split_once('=') {
+                    if !key_logged(&old, key) && indexed_keys.insert(key.to_string()) {
+                        tag_log::append(self.store, &keys::tag_key_len(key), id)?;
+                    }
                 }
             }
             remember_still_indexed(&old, &mut new);
@@ -440,6 +456,30 @@ mod tests {
         assert_eq!(found("env"), vec![a, b]);
         assert_eq!(found("other"), vec![c]);
         assert!(found("nothing").is_empty());
+    }
+
+    #[test]
+    fn changing_a_keys_value_does_not_grow_its_key_log() {
+        // Redis: every append takes a slot, so the slot count is the append count.
+        let store = MemStore::redis();
+        let repo = Repo::new(&store);
+        repo.create(Image::new(ID.into(), "p".into(), 0)).unwrap();
+        for value in ["v1", "v2", "v3", "v1"] {
+            repo.update(ID, &mut |img| {
+                img.tags.retain(|t| !t.starts_with("env="));
+                img.tags.push(format!("env={value}"));
+                Ok(Change::Write)
+            })
+            .unwrap();
+        }
+        assert_eq!(
+            tag_log::slots(&store, &keys::tag_key_len("env")).unwrap(),
+            1
+        );
+        assert_eq!(tag_log::slots(&store, &keys::tag_len("env=v1")).unwrap(), 1);
+        assert_eq!(repo.with_key("env").unwrap().0.len(), 1);
+        assert_eq!(repo.tagged(&["env=v1".into()]).unwrap().0.len(), 1);
+        assert!(repo.tagged(&["env=v3".into()]).unwrap().0.is_empty());
     }
 
     #[test]
