@@ -38,6 +38,46 @@ pub struct Repo<'a, S: KvStore> {
     store: &'a S,
 }
 
+/// The logs one write has appended the image to, so that a retried
+/// compare-and-swap does not append again.
+#[derive(Default)]
+struct Indexed {
+    tags: BTreeSet<String>,
+    keys: BTreeSet<String>,
+}
+
+impl Indexed {
+    /// Append the image to the logs of the tags in `tags` that `old` (the
+    /// record before the write; `None` for a new image) does not carry:
+    /// each tag's log unless the record still lists it there, and for an
+    /// entry `k=v` the key log of `k` unless it names the image already.
+    /// This runs before the record that names the tags is written: the
+    /// index may be a superset of the truth, never a subset.
+    fn index<S: KvStore>(
+        &mut self,
+        store: &S,
+        id: &str,
+        old: Option<&Image>,
+        tags: &[String],
+    ) -> Result<(), ApiError> {
+        for tag in tags.iter().filter(|t| !old.is_some_and(|o| o.has_tag(t))) {
+            let still = old.is_some_and(|o| o.still_indexed.contains(tag));
+            if !still && !self.tags.contains(tag) {
+                tag_log::append(store, &keys::tag_len(tag), id)?;
+                self.tags.insert(tag.clone());
+            }
+            if let Some((key, _)) = tag.split_once('=') {
+                let logged = old.is_some_and(|o| key_logged(o, key));
+                if !logged && !self.keys.contains(key) {
+                    tag_log::append(store, &keys::tag_key_len(key), id)?;
+                    self.keys.insert(key.to_string());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Whether the key log of `key` names the image already: every entry
 /// `key=...` it carries, or lost and still lists, was appended there.
 fn key_logged(image: &Image, key: &str) -> bool {
@@ -116,9 +156,7 @@ impl<'a, S: KvStore> Repo<'a, S> {
                 image.id
             )));
         }
-        for tag in &image.tags {
-            tag_log::append_tag(self.store, tag, &image.id)?;
-        }
+        Indexed::default().index(self.store, &image.id, None, &image.tags)?;
         image.writes = vec![format!("{:016x}", random_u64())];
         let bytes = serde_json::to_vec(&image).map_err(|e| ApiError::internal(e.to_string()))?;
         // The claim makes this writer the key's only creator: a plain set is safe.
@@ -141,8 +179,7 @@ impl<'a, S: KvStore> Repo<'a, S> {
             return Err(ApiError::image_not_found(id));
         }
         let key = keys::image(id);
-        let mut indexed: BTreeSet<String> = BTreeSet::new();
-        let mut indexed_keys: BTreeSet<String> = BTreeSet::new();
+        let mut indexed = Indexed::default();
         for attempt in 0..MAX_ATTEMPTS {
             let (current, cas) = self.store.watch(&key).map_err(unavailable)?;
             let Some(bytes) = current else {
@@ -156,20 +193,7 @@ impl<'a, S: KvStore> Repo<'a, S> {
             if let Change::Unchanged = decide(&mut new)? {
                 return Ok(old);
             }
-            // Index before the record names the tag: the index may be a
-            // superset of the truth, never a subset.
-            for tag in new.tags.iter().filter(|t| !old.has_tag(t)) {
-                if !(old.still_indexed.contains(tag) || indexed.contains(tag)) {
-                    tag_log::append(self.store, &keys::tag_len(tag), id)?;
-                    indexed.insert(tag.clone());
-                }
-                // A new value of a key the image had: its key log names it.
-                if let Some((key, _)) = tag.split_once('=') {
-                    if !key_logged(&old, key) && indexed_keys.insert(key.to_string()) {
-                        tag_log::append(self.store, &keys::tag_key_len(key), id)?;
-                    }
-                }
-            }
+            indexed.index(self.store, id, Some(&old), &new.tags)?;
             remember_still_indexed(&old, &mut new);
             let nonce = format!("{:016x}", random_u64());
             new.writes.push(nonce.clone());
@@ -456,6 +480,22 @@ mod tests {
         assert_eq!(found("env"), vec![a, b]);
         assert_eq!(found("other"), vec![c]);
         assert!(found("nothing").is_empty());
+    }
+
+    #[test]
+    fn a_key_value_entry_is_indexed_under_its_key_too() {
+        let store = MemStore::default();
+        let repo = Repo::new(&store);
+        let other = "7f1c1f3e-4b0e-4b8a-9a57-2f1e0d9c3b11";
+        repo.create(Image::new(ID.into(), "p".into(), 0)).unwrap();
+        repo.create(Image::new(other.into(), "p".into(), 0))
+            .unwrap();
+        add_tag(&repo, ID, "os=linux");
+        add_tag(&repo, other, "plain");
+        let members = |log: &str| tag_log::members(&store, log).unwrap();
+        assert_eq!(members(&keys::tag_len("os=linux")), vec![ID.to_string()]);
+        assert_eq!(members(&keys::tag_key_len("os")), vec![ID.to_string()]);
+        assert!(members(&keys::tag_key_len("plain")).is_empty());
     }
 
     #[test]

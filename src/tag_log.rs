@@ -97,16 +97,6 @@ pub fn append<S: KvStore>(store: &S, log: &str, image_id: &str) -> Result<(), Ap
         .map_err(unavailable)
 }
 
-/// Index an image's new tag: its tag log, and for an entry `k=v` the key
-/// log of `k` too.
-pub fn append_tag<S: KvStore>(store: &S, tag: &str, image_id: &str) -> Result<(), ApiError> {
-    append(store, &keys::tag_len(tag), image_id)?;
-    match tag.split_once('=') {
-        Some((key, _)) => append(store, &keys::tag_key_len(key), image_id),
-        None => Ok(()),
-    }
-}
-
 /// Try to add `image_id` to an existing slot by compare-and-swap. `false`
 /// when the slot is missing (its creator has not written it yet), full, or
 /// too contended: the caller then takes a new slot.
@@ -242,19 +232,6 @@ mod tests {
             want.sort();
             assert_eq!(got, want);
         }
-    }
-
-    #[test]
-    fn a_key_value_entry_is_indexed_under_its_key_too() {
-        let s = MemStore::default();
-        append_tag(&s, "os=linux", A).unwrap();
-        append_tag(&s, "plain", &id(1)).unwrap();
-        assert_eq!(members(&s, &log("os=linux")).unwrap(), vec![A.to_string()]);
-        assert_eq!(
-            members(&s, &keys::tag_key_len("os")).unwrap(),
-            vec![A.to_string()]
-        );
-        assert!(members(&s, &keys::tag_key_len("plain")).unwrap().is_empty());
     }
 
     #[test]
