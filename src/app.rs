@@ -8,6 +8,7 @@ use crate::auth::{self, KeystoneEnv};
 use crate::config::Config;
 use crate::http::{echo, request_id, ApiError, Request, Response};
 use crate::image::{self, Image};
+use crate::index::cursor::Merged;
 use crate::listing::{self, Query};
 use crate::policy;
 use crate::repo::{Change, Repo};
@@ -394,12 +395,26 @@ fn list_images<S: KvStore, V: TokenValidator>(
             }
         },
     };
-    let (candidates, _skipped) = if query.tags.is_empty() {
-        repo.all()?
-    } else {
-        repo.tagged(&query.tags)?
+    // The default order walks the logs from the marker's entry: O(limit).
+    // Another order reads every image the logs name and sorts them here.
+    let fast = query.default_order();
+    let below = marker.as_ref().filter(|_| fast).map(crate::index::entry);
+    let below = below.as_deref();
+    let walk = match repo.rarest_tag(&query.tags, below)? {
+        Some(tag) => Merged::new(vec![tag])?,
+        None => repo.walk(&query.scopes(who), below)?,
     };
-    let page = listing::page(&query, who, candidates, marker.as_ref());
+    let page = if fast {
+        let (images, more) = repo.page(walk, query.limit, &|i| query.matches(who, i))?;
+        let next_marker = images.last().filter(|_| more).map(|i| i.id.clone());
+        listing::Page {
+            images,
+            next_marker,
+        }
+    } else {
+        let (candidates, _skipped) = repo.drain(walk)?;
+        listing::page(&query, who, candidates, marker.as_ref())
+    };
     let mut body = json!({
         "images": page.images.iter().map(Image::to_json).collect::<Vec<_>>(),
         "first": query.link(None),

@@ -74,15 +74,7 @@ pub struct Image {
     /// Nonces of the latest writes, newest last.
     #[serde(default)]
     pub writes: Vec<String>,
-    /// Tags this image no longer carries whose logs still name it (see
-    /// `tag_log`): re-adding one needs no new log entry. Newest last, capped
-    /// at [`KEPT_STILL_INDEXED`]; forgetting one only costs a later append.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub still_indexed: Vec<String>,
 }
-
-/// How many removed-but-indexed tags a record remembers.
-pub const KEPT_STILL_INDEXED: usize = 64;
 
 /// RFC 3339, UTC, whole seconds, `Z`: Glance's format, which also sorts as text.
 pub fn timestamp(unix_seconds: i64) -> String {
@@ -117,7 +109,6 @@ impl Image {
             extra: BTreeMap::new(),
             deleted: false,
             writes: Vec::new(),
-            still_indexed: Vec::new(),
         }
     }
 
@@ -142,7 +133,6 @@ impl Image {
             extra: fields::string_map(m, "extra")?,
             deleted: fields::bool(m, "deleted", false)?,
             writes: fields::strings(m, "writes", false)?,
-            still_indexed: fields::strings(m, "still_indexed", false)?,
         })
     }
 

@@ -24,25 +24,6 @@ pub fn claim(id: &str) -> String {
     format!("claim:{}", id.to_ascii_lowercase())
 }
 
-/// The tag index: an append-only log per tag. `tag_len` is a counter that
-/// hands out slots; each slot is written once by its owner with an image id.
-pub fn tag_len(tag: &str) -> String {
-    format!("tag:{}:n", sha256_hex(tag))
-}
-
-/// Slot `k` of the log whose counter is `len_key` (`...:n`).
-pub fn log_slot(len_key: &str, slot: i64) -> String {
-    let base = len_key.strip_suffix(":n").unwrap_or(len_key);
-    format!("{base}:{slot}")
-}
-
-/// The key index of IMS key/value tags: an append-only log per key `k` of
-/// the images given an entry `k=...`, kept like the tag logs. "Any value of
-/// `k`" is this log together with the tag log of the plain `k`.
-pub fn tag_key_len(key: &str) -> String {
-    format!("tagkey:{}:n", sha256_hex(key))
-}
-
 /// A cached Keystone validation, under a hash of the token, never the token.
 pub fn token(token: &str) -> String {
     format!("token:{}", sha256_hex(token))
@@ -67,8 +48,6 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert!(!token("secret").contains("secret"));
-        assert_eq!(tag_len("x").len(), "tag:".len() + 64 + ":n".len());
-        assert_ne!(tag_key_len("x"), tag_len("x"));
         assert!(is_image_id("6f1c1f3e-4b0e-4b8a-9a57-2f1e0d9c3b11"));
         assert!(!is_image_id("6f1c1f3e4b0e4b8a9a572f1e0d9c3b11"));
         assert!(!is_image_id("../etc"));

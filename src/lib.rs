@@ -11,6 +11,7 @@ pub mod fields;
 pub mod http;
 pub mod image;
 pub mod ims;
+pub mod index;
 pub mod keys;
 pub mod listing;
 pub mod patch;
@@ -22,7 +23,6 @@ pub mod schemas;
 pub mod segment;
 pub mod store;
 pub mod tag;
-pub mod tag_log;
 
 #[cfg(target_arch = "wasm32")]
 mod component;

@@ -4,6 +4,7 @@
 use crate::auth::identity::Identity;
 use crate::http::{echo, ApiError};
 use crate::image::Image;
+use crate::index::LogId;
 use crate::policy;
 use std::cmp::Ordering;
 
@@ -157,6 +158,29 @@ impl Query {
             }
         }
         Ok(q)
+    }
+
+    /// Whether this listing is in the default order, which the logs keep:
+    /// `created_at`, then `id`, newest first.
+    pub fn default_order(&self) -> bool {
+        self.sort == [("created_at".to_string(), false)]
+    }
+
+    /// The logs whose images include every match, as few as cover them:
+    /// a listing walks these (merged) and checks each record. The rarest
+    /// of the `tag` filters is picked by the caller, who can read sizes.
+    pub fn scopes(&self, who: &Identity) -> Vec<LogId> {
+        if let Some(owner) = &self.owner {
+            return vec![LogId::Project(owner.clone())];
+        }
+        let own = who.project.clone().map(LogId::Project);
+        match self.visibility.as_deref() {
+            Some("public") => vec![LogId::Public],
+            Some("private" | "shared") if !who.is_admin() => own.into_iter().collect(),
+            None if !who.is_admin() => own.into_iter().chain([LogId::Public]).collect(),
+            // Everything for an admin; other projects' community images too.
+            _ => vec![LogId::All],
+        }
     }
 
     /// Whether an image the caller may see belongs in this listing.

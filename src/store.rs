@@ -20,6 +20,8 @@ pub trait KvStore {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
     fn exists(&self, key: &str) -> Result<bool, StoreError>;
+    /// Remove a key; a missing key is no error.
+    fn delete(&self, key: &str) -> Result<(), StoreError>;
     /// Every key, cursors followed.
     fn keys(&self) -> Result<Vec<String>, StoreError>;
     // No `get-many`: on Spin's Redis store it sends `KEYS` instead of `MGET`
@@ -111,6 +113,11 @@ impl KvStore for MemStore {
 
     fn exists(&self, key: &str) -> Result<bool, StoreError> {
         Ok(self.map()?.contains_key(key))
+    }
+
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.map()?.remove(key);
+        Ok(())
     }
 
     fn keys(&self) -> Result<Vec<String>, StoreError> {

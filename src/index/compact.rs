@@ -1,0 +1,252 @@
+//! Merging a log's tail into its sorted pages, safe with any number of
+//! writers and compactions at once, on every Spin backend:
+//!
+//! 1. Watch the root; read and (where appends join slots) seal each tail
+//!    slot after it, stopping at the first that was handed out but is not
+//!    written yet. A slot missing for [`SKIP_MISSING_AFTER_SECS`] is
+//!    skipped: its writer, past [`tail::WRITER_DEADLINE`], appends again.
+//! 2. Bump the epoch ([`super::EPOCH`]), then read the record of every
+//!    image the merged tail hints may have left the log, and drop those
+//!    that did. A writer whose record lands after that read sees the epoch
+//!    moved and appends again, so no image that belongs is lost.
+//! 3. Rewrite only the pages the merge touches, under new ids, and swap
+//!    the root. The winner deletes the pages and tail slots it replaced; a
+//!    loser deletes the pages it wrote. Readers that find a page gone
+//!    re-read the root.
+
+use super::runs::{
+    self, page_counter_key, page_key, root_claim_key, root_key, Page, Root, PAGE_MAX,
+};
+use super::{entry_id, tail, unavailable, LogId, EPOCH};
+use crate::http::ApiError;
+use crate::store::{KvStore, SwapError};
+use std::collections::BTreeSet;
+
+/// Three times [`tail::WRITER_DEADLINE`]: instances' clocks may disagree by
+/// up to two minutes before a skipped slot could lose an append.
+pub const SKIP_MISSING_AFTER_SECS: i64 = 180;
+const SEAL_ATTEMPTS: u32 = 8;
+
+enum Slot {
+    Items(Vec<String>),
+    /// Handed out, not written yet.
+    Missing,
+    /// Too contended to seal now.
+    Busy,
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+fn nonce() -> String {
+    let mut bytes = [0u8; 8];
+    // Without entropy the time still tells compactions apart well enough;
+    // a clash only makes a loser think it won a swap it lost... which the
+    // swap itself prevents on SQLite, and the time makes unlikely on Redis.
+    let n = match getrandom::fill(&mut bytes) {
+        Ok(()) => u64::from_le_bytes(bytes),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or_default(),
+    };
+    format!("{n:016x}")
+}
+
+/// Read a tail slot for merging; where appends join slots, seal it first so
+/// that nothing lands in it after this read.
+fn take<S: KvStore>(store: &S, key: &str, joins: bool) -> Result<Slot, ApiError> {
+    if !joins {
+        return Ok(match store.get(key).map_err(unavailable)? {
+            Some(v) => Slot::Items(tail::items(&v).1),
+            None => Slot::Missing,
+        });
+    }
+    for _ in 0..SEAL_ATTEMPTS {
+        let (current, cas) = store.watch(key).map_err(unavailable)?;
+        let Some(current) = current else {
+            return Ok(Slot::Missing);
+        };
+        let (sealed, items) = tail::items(&current);
+        if sealed {
+            return Ok(Slot::Items(items));
+        }
+        match store.swap(cas, &tail::encode(true, &items)?) {
+            Ok(()) => return Ok(Slot::Items(items)),
+            Err(SwapError::Store(e)) => return Err(unavailable(e)),
+            Err(SwapError::CasFailed) => {}
+        }
+    }
+    Ok(Slot::Busy)
+}
+
+/// The root as watched, and the handle to swap it.
+type Watched<S> = (Vec<u8>, <S as KvStore>::Cas);
+
+/// Create the root once: the winner of its claim writes the empty one.
+fn watch_root<S: KvStore>(store: &S, base: &str) -> Result<Option<Watched<S>>, ApiError> {
+    let key = root_key(base);
+    if let (Some(raw), cas) = store.watch(&key).map_err(unavailable)? {
+        return Ok(Some((raw, cas)));
+    }
+    if store
+        .increment(&root_claim_key(base), 1)
+        .map_err(unavailable)?
+        != 1
+    {
+        // Another writer is creating it (or died doing so: then this log is
+        // never compacted, and costs its whole tail per read).
+        return Ok(None);
+    }
+    let empty = Root {
+        nonce: nonce(),
+        ..Root::default()
+    };
+    store.set(&key, &empty.encode()).map_err(unavailable)?;
+    match store.watch(&key).map_err(unavailable)? {
+        (Some(raw), cas) => Ok(Some((raw, cas))),
+        (None, _) => Ok(None),
+    }
+}
+
+/// Merge the tail of `log` into its pages. `belongs(id)` reads the image's
+/// record and says whether it is still in `log`.
+pub fn compact<S: KvStore>(
+    store: &S,
+    log: &LogId,
+    belongs: &mut dyn FnMut(&str) -> Result<bool, ApiError>,
+) -> Result<(), ApiError> {
+    let base = log.base();
+    let Some((raw, cas)) = watch_root(store, &base)? else {
+        return Ok(());
+    };
+    let root = Root::parse(&base, Some(&raw))?;
+    let (len, joins) = tail::counter(store, &base)?;
+    let now = unix_now();
+    let (mut items, mut upto, mut waiting) = (Vec::new(), root.upto, None);
+    for slot in root.upto + 1..=len {
+        match take(store, &tail::slot_key(&base, slot), joins)? {
+            Slot::Items(mut more) => items.append(&mut more),
+            Slot::Missing => match root.waiting {
+                Some((s, since)) if s == slot && now - since > SKIP_MISSING_AFTER_SECS => {}
+                Some((s, since)) if s == slot => {
+                    waiting = Some((s, since));
+                    break;
+                }
+                _ => {
+                    waiting = Some((slot, now));
+                    break;
+                }
+            },
+            Slot::Busy => break,
+        }
+        upto = slot;
+    }
+    if upto == root.upto && waiting == root.waiting {
+        return Ok(());
+    }
+    store.increment(EPOCH, 1).map_err(unavailable)?;
+    let (mut adds, mut hinted) = (Vec::new(), Vec::new());
+    for item in items {
+        match item.strip_prefix('!') {
+            Some(entry) if !hinted.iter().any(|h: &String| h == entry) => {
+                hinted.push(entry.to_string())
+            }
+            Some(_) => {}
+            None => adds.push(item),
+        }
+    }
+    let mut drops = BTreeSet::new();
+    for entry in hinted {
+        if !belongs(entry_id(&entry))? {
+            drops.insert(entry);
+        }
+    }
+    // What each page gains, and which pages change at all.
+    let count = root.pages.len().max(1);
+    let mut gains: Vec<Vec<String>> = vec![Vec::new(); count];
+    let mut dirty = vec![false; count];
+    for entry in adds.into_iter().chain(drops.iter().cloned()) {
+        let index = root.page_for(&entry);
+        if let Some(flag) = dirty.get_mut(index) {
+            *flag = true;
+        }
+        if let Some(gain) = gains.get_mut(index).filter(|_| !drops.contains(&entry)) {
+            gain.push(entry);
+        }
+    }
+    let (mut pages, mut replaced, mut written) = (Vec::new(), Vec::new(), Vec::new());
+    for (index, gain) in gains.into_iter().enumerate() {
+        let old = root.pages.get(index);
+        if !dirty.get(index).copied().unwrap_or(false) {
+            pages.extend(old.cloned());
+            continue;
+        }
+        let mut entries: BTreeSet<String> = gain.into_iter().collect();
+        if let Some(old) = old {
+            let Some(current) = runs::read_page(store, &base, old.id)? else {
+                // Another compaction replaced it: its root wins over ours.
+                return Ok(());
+            };
+            entries.extend(current);
+            replaced.push(old.id);
+        }
+        let newest_first: Vec<String> = entries
+            .into_iter()
+            .rev()
+            .filter(|e| !drops.contains(e))
+            .collect();
+        let chunk = if newest_first.len() > PAGE_MAX {
+            PAGE_MAX / 2
+        } else {
+            PAGE_MAX
+        };
+        for part in newest_first.chunks(chunk) {
+            let id = store
+                .increment(&page_counter_key(&base), 1)
+                .map_err(unavailable)?;
+            store
+                .set(&page_key(&base, id), &tail::encode(false, part)?)
+                .map_err(unavailable)?;
+            written.push(id);
+            pages.push(Page {
+                id,
+                first: part.first().cloned().unwrap_or_default(),
+                count: part.len(),
+            });
+        }
+    }
+    let next = Root {
+        upto,
+        pages,
+        waiting,
+        nonce: nonce(),
+    };
+    let won = match store.swap(cas, &next.encode()) {
+        Ok(()) => true,
+        Err(SwapError::Store(e)) => return Err(unavailable(e)),
+        // Redis reports this even when the swap landed: the nonce says.
+        Err(SwapError::CasFailed) => {
+            let now = store.get(&root_key(&base)).map_err(unavailable)?;
+            Root::parse(&base, now.as_deref())?.nonce == next.nonce
+        }
+    };
+    let garbage: Vec<String> = if won {
+        let slots = (root.upto + 1..=upto).map(|s| tail::slot_key(&base, s));
+        replaced
+            .iter()
+            .map(|id| page_key(&base, *id))
+            .chain(slots)
+            .collect()
+    } else {
+        written.iter().map(|id| page_key(&base, *id)).collect()
+    };
+    for key in garbage {
+        store.delete(&key).map_err(unavailable)?;
+    }
+    Ok(())
+}
