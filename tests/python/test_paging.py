@@ -63,11 +63,15 @@ def new_image(url, token, **body):
 
 
 def sort_key_of(keys):
-    """The documented order as a Python sort key over image JSON."""
-    last_asc = keys[-1][1]
+    """The documented order as a Python sort key over image JSON, ties broken as Glance's
+    database layer does: `created_at`, then `id`, each unless already a key, in the one
+    direction given when exactly one was given, else descending."""
+    default_asc = keys[0][1] if len(keys) == 1 else False
+    given = {k for k, _ in keys}
+    ties = [(k, default_asc) for k in ("created_at", "id") if k not in given]
 
     def cmp(a, b):
-        for key, asc in keys + [("id", last_asc)]:
+        for key, asc in keys + ties:
             if a[key] != b[key]:
                 return (-1 if a[key] < b[key] else 1) * (1 if asc else -1)
         return 0
