@@ -34,6 +34,10 @@ pub struct Query {
     /// Any other parameter: an extra property that must have this exact value.
     pub properties: Vec<(String, String)>,
     pub sort: Vec<(String, bool)>,
+    /// The direction of the tie-breaks Glance's database layer adds after
+    /// the keys (`created_at`, then `id`, each unless already a key): the
+    /// one direction given when exactly one was, else descending.
+    pub ties_asc: bool,
     pub limit: usize,
     pub marker: Option<String>,
     /// The parameters as sent, in order, for `first` and `next`.
@@ -82,6 +86,7 @@ impl Query {
             os_hidden: None,
             properties: Vec::new(),
             sort: Vec::new(),
+            ties_asc: false,
             limit: DEFAULT_LIMIT,
             marker: None,
             params: params.clone(),
@@ -148,6 +153,10 @@ impl Query {
                 "Number of sort dirs does not match the number of sort keys",
             ));
         }
+        q.ties_asc = match (q.sort.as_slice(), dirs.as_slice()) {
+            ([(_, asc)], _) | ([], [asc]) => *asc,
+            _ => false,
+        };
         if q.sort.is_empty() {
             let dir_for = |i: usize| dirs.get(i).or(dirs.first()).copied().unwrap_or(false);
             if keys.is_empty() {
@@ -205,22 +214,27 @@ impl Query {
                 .all(|(k, v)| image.extra.get(k).is_some_and(|x| x == v))
     }
 
-    /// Order two images by the sort keys, then by id in the last key's direction.
+    /// Order two images as Glance does: by the sort keys, then by
+    /// `created_at` and `id` (those not among the keys) in [`Query::ties_asc`].
     pub fn compare(&self, a: &Image, b: &Image) -> Ordering {
-        for (key, asc) in &self.sort {
+        let given = |key: &str| self.sort.iter().any(|(k, _)| k == key);
+        let ties = ["created_at", "id"]
+            .into_iter()
+            .filter(|key| !given(key))
+            .map(|key| (key, self.ties_asc));
+        for (key, asc) in self
+            .sort
+            .iter()
+            .map(|(k, asc)| (k.as_str(), *asc))
+            .chain(ties)
+        {
             let ord = a.property(key).cmp(&b.property(key));
-            let ord = if *asc { ord } else { ord.reverse() };
+            let ord = if asc { ord } else { ord.reverse() };
             if ord != Ordering::Equal {
                 return ord;
             }
         }
-        let asc = self.sort.last().is_none_or(|(_, asc)| *asc);
-        let ord = a.id.cmp(&b.id);
-        if asc {
-            ord
-        } else {
-            ord.reverse()
-        }
+        Ordering::Equal
     }
 
     /// Path and query of this listing with `marker` replaced, as Glance links pages.
@@ -395,6 +409,31 @@ mod tests {
             q.link(Some("m")),
             "/v2/images?tag=t&limit=2&sort_key=name&sort_dir=asc&marker=m"
         );
+    }
+
+    #[test]
+    fn ties_are_broken_by_created_at_then_id_as_glance_does() {
+        let who = Identity::new("p", &["member"]);
+        let all = vec![
+            img("00000002-0000-0000-0000-000000000000", "same", 1, &[]),
+            img("00000001-0000-0000-0000-000000000000", "same", 2, &[]),
+            img("00000003-0000-0000-0000-000000000000", "same", 2, &[]),
+        ];
+        let order = |query: &str| -> Vec<String> {
+            let q = Query::parse(query).unwrap();
+            let ids = page(&q, &who, all.clone(), None)
+                .images
+                .into_iter()
+                .map(|i| i.id);
+            ids.map(|id| id[7..8].to_string()).collect()
+        };
+        // One direction given: the ties follow it.
+        assert_eq!(order("sort_key=name&sort_dir=asc"), vec!["2", "1", "3"]);
+        assert_eq!(order("sort=name:asc"), vec!["2", "1", "3"]);
+        // None, or one per key: descending.
+        assert_eq!(order("sort_key=name"), vec!["3", "1", "2"]);
+        assert_eq!(order("sort=name:asc,status:asc"), vec!["3", "1", "2"]);
+        assert_eq!(order(""), vec!["3", "1", "2"]);
     }
 
     #[test]
