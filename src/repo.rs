@@ -287,11 +287,6 @@ impl<'a, S: KvStore> Repo<'a, S> {
         Ok((images, skipped))
     }
 
-    /// Every live image (a listing in an order other than the default).
-    pub fn all(&self) -> Result<(Vec<Image>, usize), ApiError> {
-        self.members(&[LogId::All])
-    }
-
     /// The live images the logs name, each once.
     pub fn members(&self, logs: &[LogId]) -> Result<(Vec<Image>, usize), ApiError> {
         self.drain(self.walk(logs, None)?)
@@ -590,7 +585,7 @@ mod tests {
         repo.create(Image::new(ID.into(), "p".into(), 0)).unwrap();
         store.set(&keys::image(ID), b"{not json").unwrap();
         assert_eq!(repo.load(ID).unwrap_err().status(), 500);
-        let (images, skipped) = repo.all().unwrap();
+        let (images, skipped) = repo.members(&[LogId::All]).unwrap();
         assert!(images.is_empty());
         assert_eq!(skipped, 1);
     }

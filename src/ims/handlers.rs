@@ -13,6 +13,7 @@ use crate::auth::identity::Identity;
 use crate::config::Config;
 use crate::http::{Request, Response};
 use crate::image::{self, Image};
+use crate::index::LogId;
 use crate::policy;
 use crate::repo::{Change, Repo};
 use crate::segment;
@@ -220,6 +221,15 @@ pub(super) fn delete_keys<S: KvStore>(
     })
 }
 
+/// The images the caller's project's log names: every image a project-wide
+/// listing can match, without reading other projects' records.
+pub(super) fn project_log<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Vec<Image>, ImsError> {
+    let Some(project) = &ctx.who.project else {
+        return Ok(Vec::new());
+    };
+    Ok(ctx.repo.members(&[LogId::Project(project.clone())])?.0)
+}
+
 /// The caller's project's live images that it may see, newest first.
 pub(super) fn project_images<S: KvStore>(ctx: &Ctx<'_, S>, candidates: Vec<Image>) -> Vec<Image> {
     let mine: Vec<Image> = candidates
@@ -233,9 +243,8 @@ pub(super) fn project_images<S: KvStore>(ctx: &Ctx<'_, S>, candidates: Vec<Image
 
 /// Every key of the project's images with its values (`""` for a key-only tag), sorted.
 fn project_tags<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Response, ImsError> {
-    let (all, _skipped) = ctx.repo.all()?;
     let mut keys: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for image in project_images(ctx, all) {
+    for image in project_images(ctx, project_log(ctx)?) {
         for kv in kv_tags::pairs(&image.tags) {
             keys.entry(kv.key).or_default().insert(kv.value);
         }
@@ -257,7 +266,7 @@ fn resource_instances<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Response, ImsError
     use super::resource_instances::Source;
     let search = Search::parse(&body_object(ctx.req)?)?;
     let candidates = match search.sources() {
-        None => ctx.repo.all()?.0,
+        None => project_log(ctx)?,
         Some(sources) => {
             let mut seen = BTreeSet::new();
             let mut found = Vec::new();

@@ -4,7 +4,7 @@
 
 use super::error::ImsError;
 use super::handlers::{
-    body_object, delete_keys, key_value, key_values, project_images, set_tags, Ctx,
+    body_object, delete_keys, key_value, key_values, project_images, project_log, set_tags, Ctx,
 };
 use super::kv_tags::{self, KeyValue};
 use crate::http::Response;
@@ -163,10 +163,9 @@ fn keep(image: &Image, filter: &Filter) -> bool {
 /// the project's images that pass the filters, sorted, one page of them.
 pub fn list_tags<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Response, ImsError> {
     let (limit, page, filters) = parse_query(&ctx.req.query)?;
-    let (all, _skipped) = ctx.repo.all()?;
     // Inserted one by one: collecting into a set sorts, which costs wasm.
     let mut tags = BTreeSet::new();
-    for image in project_images(ctx, all) {
+    for image in project_images(ctx, project_log(ctx)?) {
         if filters.iter().all(|f| keep(&image, f)) {
             for tag in image.tags {
                 tags.insert(tag);
