@@ -200,12 +200,20 @@ pub fn compact<S: KvStore>(
             .rev()
             .filter(|e| !drops.contains(e))
             .collect();
-        let chunk = if newest_first.len() > PAGE_MAX {
-            PAGE_MAX / 2
-        } else {
-            PAGE_MAX
+        // Images mostly arrive newest first, into the top page: there the
+        // older entries are packed into full pages and the newest start
+        // the next one. Elsewhere an overfull page splits evenly.
+        let len = newest_first.len();
+        let (head, chunk) = match (index, len > PAGE_MAX) {
+            (0, _) => (len % PAGE_MAX, PAGE_MAX),
+            (_, true) => (0, len.div_ceil(2)),
+            (_, false) => (0, PAGE_MAX),
         };
-        for part in newest_first.chunks(chunk) {
+        let (head, rest) = newest_first.split_at_checked(head).unwrap_or_default();
+        for part in std::iter::once(head).chain(rest.chunks(chunk)) {
+            if part.is_empty() {
+                continue;
+            }
             let id = store
                 .increment(&page_counter_key(&base), 1)
                 .map_err(unavailable)?;
@@ -249,4 +257,81 @@ pub fn compact<S: KvStore>(
         store.delete(&key).map_err(unavailable)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::cursor::Cursor;
+    use crate::store::MemStore;
+
+    fn entry(n: usize) -> String {
+        format!("2026-01-01T00:00:00Z00000000-0000-4000-8000-{n:012}")
+    }
+
+    fn walk(store: &MemStore, log: &LogId) -> Vec<String> {
+        let mut cursor = Cursor::open(store, log, None).unwrap();
+        let mut out = Vec::new();
+        while let Some(e) = cursor.next_entry().unwrap() {
+            out.push(e);
+        }
+        out
+    }
+
+    #[test]
+    fn a_slot_never_written_holds_compaction_back_then_is_skipped() {
+        for store in [MemStore::default(), MemStore::redis()] {
+            let log = LogId::Tag("t".into());
+            let base = log.base();
+            tail::append(&store, &base, &entry(1)).unwrap();
+            // A writer took slot 2 and died before its `set`.
+            store.increment(&tail::counter_key(&base), 1).unwrap();
+            tail::append(&store, &base, &entry(3)).unwrap();
+            let keep = &mut |_: &str| Ok(true);
+            compact(&store, &log, keep).unwrap();
+            let root = |s: &MemStore| {
+                Root::parse(&base, s.get(&root_key(&base)).unwrap().as_deref()).unwrap()
+            };
+            assert_eq!(root(&store).upto, 1, "stops before the missing slot");
+            let (slot, since) = root(&store).waiting.unwrap();
+            assert_eq!(slot, 2);
+            compact(&store, &log, keep).unwrap();
+            assert_eq!(root(&store).upto, 1, "still waiting");
+            // Three minutes later (the root says when it began waiting).
+            let mut old = root(&store);
+            old.waiting = Some((2, since - SKIP_MISSING_AFTER_SECS - 1));
+            store.set(&root_key(&base), &old.encode()).unwrap();
+            compact(&store, &log, keep).unwrap();
+            assert_eq!(root(&store).upto, 3);
+            assert_eq!(walk(&store, &log), vec![entry(3), entry(1)]);
+            assert!(
+                !store.exists(&tail::slot_key(&base, 3)).unwrap(),
+                "merged slots go"
+            );
+        }
+    }
+
+    #[test]
+    fn hints_drop_only_what_the_record_says_left() {
+        for store in [MemStore::default(), MemStore::redis()] {
+            let log = LogId::Tag("t".into());
+            let base = log.base();
+            for n in 0..40 {
+                tail::append(&store, &base, &entry(n)).unwrap();
+            }
+            for n in 0..10 {
+                tail::append(&store, &base, &format!("!{}", entry(n))).unwrap();
+            }
+            // Images 0..5 really left; 5..10 came back after their hint.
+            let mut belongs =
+                |id: &str| Ok(!(0..5).any(|n: usize| id.ends_with(&format!("-{n:012}"))));
+            compact(&store, &log, &mut belongs).unwrap();
+            let want: Vec<String> = (5..40).rev().map(entry).collect();
+            assert_eq!(walk(&store, &log), want);
+            assert!(
+                store.get(EPOCH).unwrap().is_some(),
+                "a compaction moves the epoch"
+            );
+        }
+    }
 }

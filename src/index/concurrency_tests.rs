@@ -285,6 +285,7 @@ fn a_page_costs_a_page_whatever_the_log_size() {
                 .unwrap();
             let root = super::runs::Root::parse("all", root.as_deref()).unwrap();
             assert!(root.entries() > size - 300, "compacted: {}", root.entries());
+            assert!(root.pages.len() <= size / 200, "{} pages", root.pages.len());
             eprintln!(
                 "{size}: {} pages, {costs:?} calls per page",
                 root.pages.len()

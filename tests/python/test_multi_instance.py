@@ -6,6 +6,7 @@ IMAGE_TAGS_SERVER=spin IMAGE_TAGS_KV=redis (tests/run's third pass)."""
 import random
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -110,7 +111,28 @@ def test_instances_killed_mid_write_leave_index_and_records_agreeing(fleet):
                 with lock:
                     acked.setdefault(op, set()).add((image, tag))
 
+    attempted = []  # ids creators tried to create; some may be deleted
+
+    def creator(w):
+        # Images made and deleted through any instance, killed or not: the logs every
+        # listing walks must end up naming exactly the ones that live.
+        r = random.Random(100 + w)
+        while not stop.is_set():
+            image = str(uuid.UUID(int=r.getrandbits(128), version=4))
+            with lock:
+                attempted.append(image)
+            try:
+                server = fleet[r.randrange(INSTANCES)]
+                resp = requests.post(f"{server.url}/v2/images", headers=auth(), timeout=30,
+                                     json={"id": image, "name": "born", "tags": ["born"]})
+                if resp.status_code == 201 and r.random() < 0.4:
+                    server = fleet[r.randrange(INSTANCES)]
+                    requests.delete(f"{server.url}/v2/images/{image}", headers=auth(), timeout=30)
+            except requests.RequestException:
+                continue
+
     threads = [threading.Thread(target=writer, args=(w,)) for w in range(12)]
+    threads += [threading.Thread(target=creator, args=(w,)) for w in range(3)]
     for t in threads:
         t.start()
     # Four kills, each after the writers have had a while on every instance.
@@ -140,3 +162,14 @@ def test_instances_killed_mid_write_leave_index_and_records_agreeing(fleet):
     for image, tag in acked["PUT"]:
         if tag in ("k0", "k1", "k2"):
             assert tag in truth[image], (image, tag)
+    # The images the creators made and did not delete, by their records, are exactly those
+    # every instance lists: by their tag, and among everything in the default order, once each.
+    live = {i for i in attempted
+            if requests.get(f"{fleet[0].url}/v2/images/{i}", headers=auth(), timeout=60).status_code == 200}
+    assert len(live) > 10 and len(live) < len(attempted), (len(live), len(attempted))
+    for server in fleet:
+        by_tag = [i["id"] for i in listed(server.url, "tag=born&limit=5")]
+        assert len(by_tag) == len(set(by_tag)) and set(by_tag) == live
+        everything = [i["id"] for i in listed(server.url, "limit=9")]
+        assert len(everything) == len(set(everything))
+        assert set(everything) & set(attempted) == live
