@@ -174,7 +174,7 @@ fn healthcheck<S: KvStore, V: TokenValidator>(env: &Env<'_, S, V>) -> Result<Res
     // Opening is not enough on every backend: one cheap read proves the store answers.
     store(env)?
         .exists("healthcheck")
-        .map_err(|e| ApiError::unavailable(format!("key-value store: {}", e.0)))?;
+        .map_err(crate::store::unavailable)?;
     Ok(Response::text(200, "OK"))
 }
 

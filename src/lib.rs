@@ -16,6 +16,7 @@ pub mod keys;
 pub mod listing;
 pub mod patch;
 pub mod policy;
+pub mod random;
 pub mod repo;
 pub mod rfc3339;
 pub mod routes;

@@ -19,15 +19,12 @@ use crate::image::{Image, KEPT_WRITES};
 use crate::index::cursor::{Cursor, Merged};
 use crate::index::{self, compact::compact, logs_of, tail, LogId};
 use crate::keys;
-use crate::store::{KvStore, StoreError, SwapError};
+use crate::random;
+use crate::store::{unavailable, KvStore, SwapError};
 
 /// Enough for 50 writers on one image to all get through (SPEC section 3).
 const MAX_ATTEMPTS: u32 = 200;
 const MAX_BACKOFF_MS: u64 = 32;
-
-fn unavailable(e: StoreError) -> ApiError {
-    ApiError::unavailable(format!("key-value store: {}", e.0))
-}
 
 /// What an update decided after looking at the current record.
 pub enum Change {
@@ -102,7 +99,8 @@ impl Indexed {
             }
         }
         if let Some(before) = self.epoch {
-            if index::epoch(store)? != before {
+            // Unreadable counts as moved: appending again is always safe.
+            if index::epoch(store).map_or(true, |now| now != before) {
                 for log in self.appended.iter().filter(|l| now.contains(l)) {
                     tail::append(store, &log.base(), &entry)?;
                 }
@@ -118,22 +116,9 @@ impl Indexed {
     }
 }
 
-fn random_u64() -> u64 {
-    let mut bytes = [0u8; 8];
-    // A failed entropy read only weakens jitter and nonces to a constant;
-    // the time keeps nonces distinct enough, and CAS still guards writes.
-    if getrandom::fill(&mut bytes).is_err() {
-        return std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or_default();
-    }
-    u64::from_le_bytes(bytes)
-}
-
 fn backoff(attempt: u32) {
     let cap = MAX_BACKOFF_MS.min(1u64 << attempt.min(6));
-    let micros = random_u64() % (cap * 1000 + 1);
+    let micros = random::u64() % (cap * 1000 + 1);
     std::thread::sleep(std::time::Duration::from_micros(micros));
 }
 
@@ -172,7 +157,7 @@ impl<'a, S: KvStore> Repo<'a, S> {
         }
         let mut indexed = Indexed::default();
         indexed.enter(self.store, None, &image)?;
-        image.writes = vec![format!("{:016x}", random_u64())];
+        image.writes = vec![random::nonce()];
         let bytes = serde_json::to_vec(&image).map_err(|e| ApiError::internal(e.to_string()))?;
         // The claim makes this writer the key's only creator: a plain set is safe.
         self.store
@@ -210,7 +195,7 @@ impl<'a, S: KvStore> Repo<'a, S> {
                 return Ok(old);
             }
             indexed.enter(self.store, Some(&old), &new)?;
-            let nonce = format!("{:016x}", random_u64());
+            let nonce = random::nonce();
             new.writes.push(nonce.clone());
             let excess = new.writes.len().saturating_sub(KEPT_WRITES);
             new.writes.drain(..excess);

@@ -5,6 +5,11 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreError(pub String);
 
+/// A store fault as every caller answers it: 503, naming the store.
+pub fn unavailable(e: StoreError) -> crate::http::ApiError {
+    crate::http::ApiError::unavailable(format!("key-value store: {}", e.0))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SwapError {
     /// The key changed since it was watched, or so the backend says: on

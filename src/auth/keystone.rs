@@ -155,7 +155,7 @@ pub fn identify<S: KvStore, V: TokenValidator>(
     let key = keys::token(token);
     let cached = store
         .get(&key)
-        .map_err(|e| ApiError::unavailable(format!("key-value store: {}", e.0)))?
+        .map_err(crate::store::unavailable)?
         .and_then(|bytes| fields::parse(&bytes, CachedToken::read).ok())
         .filter(|c| now < c.cached_until && now < c.expires_at);
     let entry = match cached {

@@ -2,9 +2,10 @@
 //! writers and compactions at once, on every Spin backend:
 //!
 //! 1. Watch the root; read and (where appends join slots) seal each tail
-//!    slot after it, stopping at the first that was handed out but is not
-//!    written yet. A slot missing for [`SKIP_MISSING_AFTER_SECS`] is
-//!    skipped: its writer, past [`tail::WRITER_DEADLINE`], appends again.
+//!    slot after it, and those it left pending. A slot handed out but not
+//!    written yet stays pending (readers read it with the tail); one
+//!    missing for [`SKIP_MISSING_AFTER_SECS`] is forgotten: its writer,
+//!    past [`tail::WRITER_DEADLINE`], appends again.
 //! 2. Bump the epoch ([`super::EPOCH`]), then read the record of every
 //!    image the merged tail hints may have left the log, and drop those
 //!    that did. A writer whose record lands after that read sees the epoch
@@ -19,6 +20,7 @@ use super::runs::{
 };
 use super::{entry_id, tail, unavailable, LogId, EPOCH};
 use crate::http::ApiError;
+use crate::random;
 use crate::store::{KvStore, SwapError};
 use std::collections::BTreeSet;
 
@@ -40,21 +42,6 @@ fn unix_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or_default()
-}
-
-fn nonce() -> String {
-    let mut bytes = [0u8; 8];
-    // Without entropy the time still tells compactions apart well enough;
-    // a clash only makes a loser think it won a swap it lost... which the
-    // swap itself prevents on SQLite, and the time makes unlikely on Redis.
-    let n = match getrandom::fill(&mut bytes) {
-        Ok(()) => u64::from_le_bytes(bytes),
-        Err(_) => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or_default(),
-    };
-    format!("{n:016x}")
 }
 
 /// Read a tail slot for merging; where appends join slots, seal it first so
@@ -103,7 +90,7 @@ fn watch_root<S: KvStore>(store: &S, base: &str) -> Result<Option<Watched<S>>, A
         return Ok(None);
     }
     let empty = Root {
-        nonce: nonce(),
+        nonce: random::nonce(),
         ..Root::default()
     };
     store.set(&key, &empty.encode()).map_err(unavailable)?;
@@ -127,26 +114,28 @@ pub fn compact<S: KvStore>(
     let root = Root::parse(&base, Some(&raw))?;
     let (len, joins) = tail::counter(store, &base)?;
     let now = unix_now();
-    let (mut items, mut upto, mut waiting) = (Vec::new(), root.upto, None);
-    for slot in root.upto + 1..=len {
-        match take(store, &tail::slot_key(&base, slot), joins)? {
-            Slot::Items(mut more) => items.append(&mut more),
-            Slot::Missing => match root.waiting {
-                Some((s, since)) if s == slot && now - since > SKIP_MISSING_AFTER_SECS => {}
-                Some((s, since)) if s == slot => {
-                    waiting = Some((s, since));
-                    break;
-                }
-                _ => {
-                    waiting = Some((slot, now));
-                    break;
-                }
-            },
-            Slot::Busy => break,
+    let (mut items, mut merged, mut pending, mut upto) = (Vec::new(), Vec::new(), Vec::new(), len);
+    let earlier = root
+        .pending
+        .iter()
+        .map(|(slot, since)| (*slot, Some(*since)));
+    for (slot, since) in earlier.chain((root.upto + 1..=len).map(|slot| (slot, None))) {
+        match (take(store, &tail::slot_key(&base, slot), joins)?, since) {
+            (Slot::Items(mut more), _) => {
+                items.append(&mut more);
+                merged.push(slot);
+            }
+            // Its writer, past its deadline, appends again.
+            (Slot::Missing, Some(since)) if now - since > SKIP_MISSING_AFTER_SECS => {}
+            (Slot::Missing | Slot::Busy, Some(since)) => pending.push((slot, since)),
+            (Slot::Missing, None) => pending.push((slot, now)),
+            (Slot::Busy, None) => {
+                upto = slot - 1;
+                break;
+            }
         }
-        upto = slot;
     }
-    if upto == root.upto && waiting == root.waiting {
+    if merged.is_empty() && upto == root.upto && pending == root.pending {
         return Ok(());
     }
     store.increment(EPOCH, 1).map_err(unavailable)?;
@@ -231,8 +220,8 @@ pub fn compact<S: KvStore>(
     let next = Root {
         upto,
         pages,
-        waiting,
-        nonce: nonce(),
+        pending,
+        nonce: random::nonce(),
     };
     let won = match store.swap(cas, &next.encode()) {
         Ok(()) => true,
@@ -244,7 +233,7 @@ pub fn compact<S: KvStore>(
         }
     };
     let garbage: Vec<String> = if won {
-        let slots = (root.upto + 1..=upto).map(|s| tail::slot_key(&base, s));
+        let slots = merged.iter().map(|s| tail::slot_key(&base, *s));
         replaced
             .iter()
             .map(|id| page_key(&base, *id))
@@ -279,35 +268,44 @@ mod tests {
     }
 
     #[test]
-    fn a_slot_never_written_holds_compaction_back_then_is_skipped() {
+    fn a_slot_not_yet_written_stays_pending_until_written_or_forgotten() {
         for store in [MemStore::default(), MemStore::redis()] {
             let log = LogId::Tag("t".into());
             let base = log.base();
-            tail::append(&store, &base, &entry(1)).unwrap();
-            // A writer took slot 2 and died before its `set`.
-            store.increment(&tail::counter_key(&base), 1).unwrap();
-            tail::append(&store, &base, &entry(3)).unwrap();
-            let keep = &mut |_: &str| Ok(true);
-            compact(&store, &log, keep).unwrap();
             let root = |s: &MemStore| {
                 Root::parse(&base, s.get(&root_key(&base)).unwrap().as_deref()).unwrap()
             };
-            assert_eq!(root(&store).upto, 1, "stops before the missing slot");
-            let (slot, since) = root(&store).waiting.unwrap();
-            assert_eq!(slot, 2);
+            tail::append(&store, &base, &entry(1)).unwrap();
+            // Writers took slots 2 and 3 and have not written them yet.
+            store.increment(&tail::counter_key(&base), 2).unwrap();
+            tail::append(&store, &base, &entry(4)).unwrap();
+            let keep = &mut |_: &str| Ok(true);
             compact(&store, &log, keep).unwrap();
-            assert_eq!(root(&store).upto, 1, "still waiting");
-            // Three minutes later (the root says when it began waiting).
-            let mut old = root(&store);
-            old.waiting = Some((2, since - SKIP_MISSING_AFTER_SECS - 1));
-            store.set(&root_key(&base), &old.encode()).unwrap();
+            assert_eq!(root(&store).upto, 4, "merged past the missing slots");
+            let pending: Vec<i64> = root(&store).pending.iter().map(|p| p.0).collect();
+            assert_eq!(pending, vec![2, 3]);
+            // Slot 2's writer lands: readers see it at once, the next
+            // compaction merges it.
+            store
+                .set(
+                    &tail::slot_key(&base, 2),
+                    &tail::encode(false, &[entry(2)]).unwrap(),
+                )
+                .unwrap();
+            assert_eq!(walk(&store, &log), vec![entry(4), entry(2), entry(1)]);
             compact(&store, &log, keep).unwrap();
-            assert_eq!(root(&store).upto, 3);
-            assert_eq!(walk(&store, &log), vec![entry(3), entry(1)]);
+            assert_eq!(root(&store).pending.len(), 1);
             assert!(
-                !store.exists(&tail::slot_key(&base, 3)).unwrap(),
+                !store.exists(&tail::slot_key(&base, 2)).unwrap(),
                 "merged slots go"
             );
+            // Slot 3 never comes: three minutes later it is forgotten.
+            let mut old = root(&store);
+            old.pending = vec![(3, old.pending[0].1 - SKIP_MISSING_AFTER_SECS - 1)];
+            store.set(&root_key(&base), &old.encode()).unwrap();
+            compact(&store, &log, keep).unwrap();
+            assert!(root(&store).pending.is_empty());
+            assert_eq!(walk(&store, &log), vec![entry(4), entry(2), entry(1)]);
         }
     }
 

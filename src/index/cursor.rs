@@ -53,7 +53,9 @@ impl<'a, S: KvStore> Cursor<'a, S> {
             let before = self.store.get(&key).map_err(unavailable)?;
             let root = Root::parse(&self.base, before.as_deref())?;
             let (len, _) = tail::counter(self.store, &self.base)?;
-            let (items, whole) = tail::read(self.store, &self.base, root.upto + 1, len)?;
+            let pending = root.pending.iter().map(|(slot, _)| *slot);
+            let slots = pending.chain(root.upto + 1..=len);
+            let (items, whole) = tail::read(self.store, &self.base, slots)?;
             // A tail slot missing may be one a compaction merged and
             // deleted since the root was read: then the root, read again,
             // must be unchanged.

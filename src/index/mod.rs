@@ -29,11 +29,7 @@ pub mod tail;
 use crate::http::ApiError;
 use crate::image::Image;
 use crate::keys::sha256_hex;
-use crate::store::{KvStore, StoreError};
-
-pub fn unavailable(e: StoreError) -> ApiError {
-    ApiError::unavailable(format!("key-value store: {}", e.0))
-}
+use crate::store::{unavailable, KvStore};
 
 /// One log. Its keys share the prefix [`LogId::base`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,8 +4,8 @@
 //! - `{base}:b` is the root, JSON: `u`, the last tail slot merged; `p`, the
 //!   pages as `[id, first entry, count]`, newest first, each page holding
 //!   the entries from its first down to the next page's first (exclusive);
-//!   `w`, a missing tail slot compaction waits for and since when; `g`, the
-//!   nonce of the compaction that wrote it.
+//!   `w`, the tail slots at or below `u` still to be written, each with
+//!   since when; `g`, the nonce of the compaction that wrote it.
 //! - `{base}:p{id}` is a page: a JSON array of entries, newest first. A
 //!   page is written once, under an id from the counter `{base}:pc`, and
 //!   deleted once a root no longer names it: a reader that finds it gone
@@ -32,9 +32,11 @@ pub struct Page {
 pub struct Root {
     pub upto: i64,
     pub pages: Vec<Page>,
-    /// A tail slot that was handed out but missing, and when (unix seconds)
-    /// a compaction first found it so.
-    pub waiting: Option<(i64, i64)>,
+    /// Tail slots at or below `upto` that were handed out but not written
+    /// when a compaction passed them, and since when (unix seconds): a
+    /// writer is between its `increment` and its `set`. Readers read them
+    /// with the tail; a compaction merges them once written.
+    pub pending: Vec<(i64, i64)>,
     pub nonce: String,
 }
 
@@ -78,13 +80,20 @@ impl Root {
                 _ => return Err(bad()),
             }
         }
-        let waiting = v
-            .get("w")
-            .and_then(|w| Some((w.get(0)?.as_i64()?, w.get(1)?.as_i64()?)));
+        let mut pending = Vec::new();
+        for w in v.get("w").and_then(Value::as_array).into_iter().flatten() {
+            match (
+                w.get(0).and_then(Value::as_i64),
+                w.get(1).and_then(Value::as_i64),
+            ) {
+                (Some(slot), Some(since)) => pending.push((slot, since)),
+                _ => return Err(bad()),
+            }
+        }
         Ok(Root {
             upto: v.get("u").and_then(Value::as_i64).unwrap_or(0),
             pages,
-            waiting,
+            pending,
             nonce: v.get("g").and_then(Value::as_str).unwrap_or("").to_string(),
         })
     }
@@ -97,14 +106,16 @@ impl Root {
             .iter()
             .map(|p| format!("[{},\"{}\",{}]", p.id, p.first, p.count))
             .collect();
-        let waiting = self
-            .waiting
-            .map(|(slot, since)| format!(",\"w\":[{slot},{since}]"))
-            .unwrap_or_default();
+        let pending: Vec<String> = self
+            .pending
+            .iter()
+            .map(|(slot, since)| format!("[{slot},{since}]"))
+            .collect();
         format!(
-            "{{\"u\":{},\"p\":[{}],\"g\":\"{}\"{waiting}}}",
+            "{{\"u\":{},\"p\":[{}],\"w\":[{}],\"g\":\"{}\"}}",
             self.upto,
             pages.join(","),
+            pending.join(","),
             self.nonce
         )
         .into_bytes()
@@ -167,7 +178,7 @@ mod tests {
         let root = Root {
             upto: 9,
             pages: vec![page(3, "c"), page(1, "b")],
-            waiting: Some((10, 1234)),
+            pending: vec![(8, 1234), (9, 1235)],
             nonce: "n".into(),
         };
         assert_eq!(Root::parse("l", Some(&root.encode())).unwrap(), root);

@@ -35,7 +35,7 @@ const JOIN_ATTEMPTS: u32 = 4;
 pub const SEALED: &str = "#";
 /// A writer whose `set` of its own slot comes this long after the
 /// `increment` that handed it out appends again: compaction may have given
-/// up waiting for the slot (it skips one missing for [`compact`]'s
+/// up waiting for the slot (it forgets one missing for [`compact`]'s
 /// `SKIP_MISSING_AFTER_SECS`, three times this).
 ///
 /// [`compact`]: super::compact
@@ -154,18 +154,17 @@ fn join<S: KvStore>(store: &S, slot_key: &str, item: &str) -> Result<bool, ApiEr
     Ok(false)
 }
 
-/// Every item of slots `from..=to`, and whether every slot was there. A
+/// Every item of `slots`, and whether every slot was there. A
 /// slot handed out but not yet written (its writer is between `increment`
 /// and `set`) holds nothing yet: the record that would need it is written
 /// only after the slot.
 pub fn read<S: KvStore>(
     store: &S,
     base: &str,
-    from: i64,
-    to: i64,
+    slots: impl IntoIterator<Item = i64>,
 ) -> Result<(Vec<String>, bool), ApiError> {
     let (mut out, mut whole) = (Vec::new(), true);
-    for slot in from..=to {
+    for slot in slots {
         match store.get(&slot_key(base, slot)).map_err(unavailable)? {
             Some(value) => out.extend(items(&value).1),
             None => whole = false,
@@ -197,8 +196,8 @@ mod tests {
             (SLOT_CAPACITY as i64 + 1, false)
         );
         let want: Vec<String> = (0..=SLOT_CAPACITY).map(item).collect();
-        assert_eq!(read(&sqlite, "l", 1, 2).unwrap().0, want);
-        assert_eq!(read(&redis, "l", 1, 65).unwrap().0, want);
+        assert_eq!(read(&sqlite, "l", 1..=2).unwrap().0, want);
+        assert_eq!(read(&redis, "l", 1..=65).unwrap().0, want);
     }
 
     #[test]
@@ -220,7 +219,7 @@ mod tests {
         s.set(&slot_key("l", 1), &encode(false, &[item(1)]).unwrap())
             .unwrap();
         assert_eq!(
-            read(&s, "l", 1, 3).unwrap().0,
+            read(&s, "l", 1..=3).unwrap().0,
             vec![item(1), item(7), item(8)]
         );
         assert!(items(b"[1,2]").1.is_empty() && items(b"x").1.is_empty());
@@ -240,7 +239,7 @@ mod tests {
                 }
             });
             let (n, _) = counter(&store, "hot").unwrap();
-            let mut got = read(&store, "hot", 1, n).unwrap().0;
+            let mut got = read(&store, "hot", 1..=n).unwrap().0;
             got.sort();
             let mut want: Vec<String> = (0..8)
                 .flat_map(|w| (0..40).map(move |n| item(w * 1000 + n)))
