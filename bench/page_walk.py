@@ -140,29 +140,27 @@ def run_size(a):
 
     ok = True
     cpu = CpuWatch(a.server_pids)
+    def timed(client, path, want, name, key):
+        """Time one page `a.tries` times and print it; False when its check failed."""
+        p50, p90, problem = time_page(client, path, a.tries, want)
+        out(name + " p50", "%.1f" % p50, "ms")
+        out(name + " p90", "%.1f" % p90, "ms")
+        res[key] = p50
+        if problem:
+            out(name + " check", "FAIL " + problem)
+        return not problem
+
     for vname, client, proj in viewers:
         for tag in (None, "all", "rare25"):
             want = min(LIMIT, len(expected(bodies, proj, tag)))
-            p50, p90, problem = time_page(client, list_path(tag), a.tries, want)
             name = "%s page=first viewer=%s tag=%s" % (pre, vname, tag or "none")
-            out(name + " p50", "%.1f" % p50, "ms")
-            out(name + " p90", "%.1f" % p90, "ms")
-            res["first/%s/%s" % (vname, tag or "none")] = p50
-            if problem:
-                ok = False
-                out(name + " check", "FAIL " + problem)
+            ok &= timed(client, list_path(tag), want, name, "first/%s/%s" % (vname, tag or "none"))
         for tag in (None, "all"):
             path, reached = deep_path(client, tag, a.deep)
             visible = len(expected(bodies, proj, tag))
             want = max(0, min(LIMIT, visible - reached * LIMIT))
-            p50, p90, problem = time_page(client, path, a.tries, want)
             name = "%s page=%d viewer=%s tag=%s" % (pre, reached + 1, vname, tag or "none")
-            out(name + " p50", "%.1f" % p50, "ms")
-            out(name + " p90", "%.1f" % p90, "ms")
-            res["deep/%s/%s" % (vname, tag or "none")] = p50
-            if problem:
-                ok = False
-                out(name + " check", "FAIL " + problem)
+            ok &= timed(client, path, want, name, "deep/%s/%s" % (vname, tag or "none"))
     res["others_cpu_pages"] = cpu.others_pct()
     out(pre + " others' cpu during pages", "%.0f" % res["others_cpu_pages"], "%")
 
