@@ -51,19 +51,6 @@ impl KvStore for SpinKv {
         self.0.delete(key).map_err(store_error)
     }
 
-    fn keys(&self) -> Result<Vec<String>, StoreError> {
-        let mut keys = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self.0.list_keys(cursor.as_deref()).map_err(store_error)?;
-            keys.extend(page.keys);
-            match page.cursor {
-                Some(next) => cursor = Some(next),
-                None => return Ok(keys),
-            }
-        }
-    }
-
     fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
         atomics::increment(&self.0, key, delta).map_err(store_error)
     }

@@ -29,8 +29,6 @@ pub fn token(token: &str) -> String {
     format!("token:{}", sha256_hex(token))
 }
 
-pub const IMAGE_PREFIX: &str = "image:";
-
 /// Only canonical UUIDs are ever stored as image ids, so anything else can
 /// be answered 404 without a store read.
 pub fn is_image_id(id: &str) -> bool {

@@ -137,10 +137,20 @@ impl<'a, S: KvStore> Repo<'a, S> {
         if !keys::is_image_id(id) {
             return Ok(None);
         }
-        match self.store.get(&keys::image(id)).map_err(unavailable)? {
-            None => Ok(None),
-            Some(bytes) => Ok(Some(parse_image(id, &bytes)?).filter(|i| !i.deleted)),
-        }
+        self.stored(id)?.transpose()
+    }
+
+    /// The live record of `id` as stored: `None` when missing or deleted,
+    /// `Some(Err)` (a 500) when it does not parse, which listings skip and
+    /// count so that one bad record cannot hide the rest.
+    fn stored(&self, id: &str) -> Result<Option<Result<Image, ApiError>>, ApiError> {
+        let Some(bytes) = self.store.get(&keys::image(id)).map_err(unavailable)? else {
+            return Ok(None);
+        };
+        Ok(match parse_image(id, &bytes) {
+            Ok(image) if image.deleted => None,
+            parsed => Some(parsed),
+        })
     }
 
     /// Store a new image. 409 when the id was ever claimed before.
@@ -278,12 +288,17 @@ impl<'a, S: KvStore> Repo<'a, S> {
     }
 
     /// The live images a walk names, each once.
+    /// One `get` per image: `get-many` fails the request on Spin's Redis store.
     pub fn drain(&self, mut walk: Merged<'a, S>) -> Result<(Vec<Image>, usize), ApiError> {
-        let mut image_keys = Vec::new();
+        let (mut images, mut skipped) = (Vec::new(), 0);
         while let Some(entry) = walk.next_entry()? {
-            image_keys.push(keys::image(index::entry_id(&entry)));
+            match self.stored(index::entry_id(&entry))? {
+                Some(Ok(image)) => images.push(image),
+                Some(Err(_)) => skipped += 1,
+                None => {}
+            }
         }
-        self.load_many(&image_keys)
+        Ok((images, skipped))
     }
 
     /// The logs merged, walked newest first from below the entry `below`.
@@ -307,14 +322,10 @@ impl<'a, S: KvStore> Repo<'a, S> {
     ) -> Result<(Vec<Image>, bool), ApiError> {
         let mut images = Vec::new();
         while let Some(entry) = walk.next_entry()? {
-            let id = index::entry_id(&entry);
-            let Some(bytes) = self.store.get(&keys::image(id)).map_err(unavailable)? else {
+            let Some(Ok(image)) = self.stored(index::entry_id(&entry))? else {
                 continue;
             };
-            let Ok(image) = parse_image(id, &bytes) else {
-                continue;
-            };
-            if image.deleted || index::entry(&image) != entry || !accept(&image) {
+            if index::entry(&image) != entry || !accept(&image) {
                 continue;
             }
             if images.len() == limit {
@@ -323,24 +334,6 @@ impl<'a, S: KvStore> Repo<'a, S> {
             images.push(image);
         }
         Ok((images, false))
-    }
-
-    /// One `get` per key: `get-many` fails the request on Spin's Redis store.
-    fn load_many(&self, image_keys: &[String]) -> Result<(Vec<Image>, usize), ApiError> {
-        let mut images = Vec::with_capacity(image_keys.len());
-        let mut skipped = 0;
-        for key in image_keys {
-            let Some(bytes) = self.store.get(key).map_err(unavailable)? else {
-                continue;
-            };
-            let id = key.strip_prefix(keys::IMAGE_PREFIX).unwrap_or(key);
-            match parse_image(id, &bytes) {
-                Ok(image) if !image.deleted => images.push(image),
-                Ok(_) => {}
-                Err(_) => skipped += 1,
-            }
-        }
-        Ok((images, skipped))
     }
 }
 

@@ -232,10 +232,6 @@ impl KvStore for Counting<'_> {
         self.tick();
         self.inner.delete(key)
     }
-    fn keys(&self) -> Result<Vec<String>, StoreError> {
-        self.tick();
-        self.inner.keys()
-    }
     fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
         self.tick();
         self.inner.increment(key, delta)

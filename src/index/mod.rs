@@ -62,12 +62,14 @@ impl LogId {
                 LogId::Public => image.visibility == "public",
                 LogId::Project(p) => image.owner.as_deref() == Some(p),
                 LogId::Tag(t) => image.has_tag(t),
-                LogId::Key(k) => image
-                    .tags
-                    .iter()
-                    .any(|t| t.split_once('=').is_some_and(|(key, _)| key == k)),
+                LogId::Key(k) => image.tags.iter().any(|t| entry_key(t) == Some(k)),
             }
     }
+}
+
+/// The key `k` of an IMS entry `k=v`; a plain tag has none.
+fn entry_key(tag: &str) -> Option<&str> {
+    tag.split_once('=').map(|(key, _)| key)
 }
 
 /// Every log `image` belongs in.
@@ -84,7 +86,7 @@ pub fn logs_of(image: &Image) -> Vec<LogId> {
     }
     for tag in &image.tags {
         logs.push(LogId::Tag(tag.clone()));
-        if let Some(key) = tag.split_once('=').map(|(k, _)| LogId::Key(k.to_string())) {
+        if let Some(key) = entry_key(tag).map(|k| LogId::Key(k.to_string())) {
             // Two entries `k=a`, `k=b` share their key's log.
             if !logs.contains(&key) {
                 logs.push(key);
