@@ -4,14 +4,15 @@
 //! core`; about a minute. bench/run measures the same requests end to end.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use image_tags::app::{self, Env};
 use image_tags::auth::aksk::{self, Credential};
-use image_tags::auth::identity::Identity;
 use image_tags::auth::keystone::TokenValidator;
 use image_tags::config::Config;
+use image_tags::core::identity::Identity;
+use image_tags::core::store::MemStore;
+use image_tags::core::tag;
+use image_tags::glance::endpoint;
 use image_tags::http::Request;
-use image_tags::store::MemStore;
-use image_tags::{routes, tag};
+use image_tags::service::{self, Env};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -81,7 +82,7 @@ fn call(store: &MemStore, config: &Config, req: &Request, expect: u16) -> usize 
         keystone: &NoKeystone,
         now: NOW,
     };
-    let outcome = app::handle(req, &env);
+    let outcome = service::handle(req, &env);
     let status = outcome.response.status;
     if status != expect {
         eprintln!(
@@ -148,7 +149,7 @@ fn bench_core(c: &mut Criterion) {
         |b| b.iter(|| call(&store, &aksk_config, black_box(&signed_put), 204)),
     );
     let table = match &aksk_config.auth {
-        Ok(image_tags::config::AuthConfig::Schemes(s)) => s.aksk.clone().unwrap_or_default(),
+        Ok(image_tags::auth::config::AuthConfig::Schemes(s)) => s.aksk.clone().unwrap_or_default(),
         _ => Vec::new(),
     };
     c.bench_function(
@@ -175,8 +176,8 @@ fn bench_core(c: &mut Criterion) {
     });
 
     let path = format!("/v2/images/{IMAGE}/tags/bench%20tag");
-    c.bench_function("routes::resolve (PUT tag)", |b| {
-        b.iter(|| routes::resolve(black_box("PUT"), black_box(&path)))
+    c.bench_function("glance::endpoint::parse (PUT tag)", |b| {
+        b.iter(|| endpoint::parse(black_box("PUT"), black_box(&path)))
     });
 }
 

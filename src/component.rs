@@ -2,11 +2,11 @@
 //! key-value bucket, Spin variables and outbound HTTP, and logs one line per
 //! request. No decisions are made here.
 
-use crate::app::{self, Env};
 use crate::auth::keystone::TokenValidator;
 use crate::config::Config;
+use crate::core::store::{KvStore, StoreError, SwapError};
 use crate::http::{echo, Request, Response};
-use crate::store::{KvStore, StoreError, SwapError};
+use crate::service::{self, Env};
 use spin_sdk::http::conversions::TryIntoOutgoingRequest;
 use spin_sdk::http::{
     Headers, IncomingRequest, IncomingResponse, Method, OutgoingBody, OutgoingRequest,
@@ -396,7 +396,7 @@ fn log_line(line: &str) {
 }
 
 /// One JSON line per request; Spin keeps it in the component log.
-fn access_log(req: &Request, outcome: &app::Outcome, micros: u128) {
+fn access_log(req: &Request, outcome: &service::Outcome, micros: u128) {
     let line = serde_json::json!({
         "request_id": outcome.request_id,
         "method": echo(&req.method),
@@ -438,9 +438,9 @@ async fn handle(req: IncomingRequest, response_out: ResponseOutparam) {
         config: &config,
         store: bucket.as_ref().map_err(Clone::clone),
         keystone: &SpinKeystone,
-        now: crate::image::now_seconds(),
+        now: crate::core::time::now(),
     };
-    let outcome = app::handle(&req, &env);
+    let outcome = service::handle(&req, &env);
     access_log(&req, &outcome, started.elapsed().as_micros());
     send_response(response_out, outcome.response).await
 }

@@ -1,7 +1,6 @@
 //! Plain request and response values, so the core runs and is tested without
 //! Spin. The component edge converts to and from spin-sdk's types.
 
-use serde_json::{json, Value};
 use std::borrow::Cow;
 
 #[derive(Debug, Clone)]
@@ -66,6 +65,13 @@ fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a st
         .map(|(_, v)| v.as_str())
 }
 
+/// Why a path and method name no endpoint of an API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteError {
+    NotFound,
+    MethodNotAllowed { allow: &'static str },
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Response {
     pub status: u16,
@@ -82,7 +88,7 @@ impl Response {
         }
     }
 
-    pub fn json(status: u16, value: &Value) -> Self {
+    pub fn json(status: u16, value: &serde_json::Value) -> Self {
         Response::json_text(status, value.to_string())
     }
 
@@ -110,163 +116,6 @@ impl Response {
 
     pub fn header(&self, name: &str) -> Option<&str> {
         find_header(&self.headers, name)
-    }
-}
-
-/// Every failure a request can end in. Each maps to one status and a short
-/// message; details for operators go to the log line, never to the body.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ApiError {
-    BadRequest(String),
-    Unauthorized {
-        /// Keystone mode: the `WWW-Authenticate` challenge's `uri`.
-        keystone_uri: Option<String>,
-        /// Why, when the client may be told (a signature's precise fault);
-        /// `None`: the generic message.
-        reason: Option<String>,
-        /// Operator-only: what the log line carries. Never a secret.
-        detail: Option<String>,
-    },
-    Forbidden(String),
-    NotFound(String),
-    MethodNotAllowed(&'static str),
-    Conflict(String),
-    TooLarge(String),
-    UnsupportedMediaType(String),
-    /// Our own fault (a record that does not parse, a misconfiguration).
-    Internal {
-        message: String,
-        detail: String,
-    },
-    /// The host's fault (store, identity provider): try again later.
-    Unavailable {
-        detail: String,
-    },
-}
-
-/// Seconds a client should wait after a 503.
-pub const RETRY_AFTER_SECONDS: u32 = 1;
-
-impl ApiError {
-    pub fn internal(detail: impl Into<String>) -> Self {
-        ApiError::Internal {
-            message:
-                "The server has either erred or is incapable of performing the requested operation."
-                    .into(),
-            detail: detail.into(),
-        }
-    }
-
-    pub fn unavailable(detail: impl Into<String>) -> Self {
-        ApiError::Unavailable {
-            detail: detail.into(),
-        }
-    }
-
-    /// 401 with the generic message.
-    pub fn unauthorized() -> Self {
-        ApiError::Unauthorized {
-            keystone_uri: None,
-            reason: None,
-            detail: None,
-        }
-    }
-
-    pub fn image_not_found(id: &str) -> Self {
-        ApiError::NotFound(format!("Image {} not found.", echo(id)))
-    }
-
-    pub fn resource_not_found() -> Self {
-        ApiError::NotFound("The resource could not be found.".into())
-    }
-
-    pub fn status(&self) -> u16 {
-        match self {
-            ApiError::BadRequest(_) => 400,
-            ApiError::Unauthorized { .. } => 401,
-            ApiError::Forbidden(_) => 403,
-            ApiError::NotFound(_) => 404,
-            ApiError::MethodNotAllowed(_) => 405,
-            ApiError::Conflict(_) => 409,
-            ApiError::TooLarge(_) => 413,
-            ApiError::UnsupportedMediaType(_) => 415,
-            ApiError::Internal { .. } => 500,
-            ApiError::Unavailable { .. } => 503,
-        }
-    }
-
-    pub fn title(&self) -> &'static str {
-        match self.status() {
-            400 => "Bad Request",
-            401 => "Unauthorized",
-            403 => "Forbidden",
-            404 => "Not Found",
-            405 => "Method Not Allowed",
-            409 => "Conflict",
-            413 => "Request Entity Too Large",
-            415 => "Unsupported Media Type",
-            500 => "Internal Server Error",
-            _ => "Service Unavailable",
-        }
-    }
-
-    pub fn message(&self) -> String {
-        match self {
-            ApiError::BadRequest(m)
-            | ApiError::Forbidden(m)
-            | ApiError::NotFound(m)
-            | ApiError::Conflict(m)
-            | ApiError::TooLarge(m)
-            | ApiError::UnsupportedMediaType(m) => m.clone(),
-            ApiError::Unauthorized {
-                reason: Some(reason),
-                ..
-            } => reason.clone(),
-            ApiError::Unauthorized { .. } => {
-                "The request you have made requires authentication.".into()
-            }
-            ApiError::MethodNotAllowed(_) => {
-                "The method is not allowed for the requested URL.".into()
-            }
-            ApiError::Internal { message, .. } => message.clone(),
-            ApiError::Unavailable { .. } => {
-                "The service is temporarily unavailable. Try again later.".into()
-            }
-        }
-    }
-
-    /// What the log line carries beyond the status: never shown to clients.
-    pub fn detail(&self) -> Option<&str> {
-        match self {
-            ApiError::Internal { detail, .. } | ApiError::Unavailable { detail } => Some(detail),
-            ApiError::Unauthorized {
-                detail: Some(detail),
-                ..
-            } => Some(detail),
-            _ => None,
-        }
-    }
-
-    /// The JSON error body of SPEC section 3, with its status-specific headers.
-    pub fn to_response(&self, request_id: &str) -> Response {
-        let body = json!({"error": {
-            "code": self.status(),
-            "title": self.title(),
-            "message": self.message(),
-            "request_id": request_id,
-        }});
-        let response = Response::json(self.status(), &body);
-        match self {
-            ApiError::MethodNotAllowed(allow) => response.with_header("allow", *allow),
-            ApiError::Unavailable { .. } => {
-                response.with_header("retry-after", RETRY_AFTER_SECONDS.to_string())
-            }
-            ApiError::Unauthorized {
-                keystone_uri: Some(uri),
-                ..
-            } => response.with_header("www-authenticate", format!("Keystone uri=\"{uri}\"")),
-            _ => response,
-        }
     }
 }
 
@@ -328,21 +177,5 @@ mod tests {
         // Characters, not bytes: a multi-byte character is never split.
         let wide = "ü".repeat(100);
         assert_eq!(echo(&wide), format!("{}…", "ü".repeat(64)));
-        let r = ApiError::image_not_found(&"a".repeat(60_000)).to_response("req-1");
-        assert!(r.body.len() < 2048, "{}", r.body.len());
-    }
-
-    #[test]
-    fn error_body_has_the_openstack_shape() {
-        let r = ApiError::image_not_found("x").to_response("req-1");
-        assert_eq!(r.status, 404);
-        let v: Value = serde_json::from_slice(&r.body).unwrap();
-        assert_eq!(v["error"]["code"], 404);
-        assert_eq!(v["error"]["title"], "Not Found");
-        assert_eq!(v["error"]["message"], "Image x not found.");
-        assert_eq!(v["error"]["request_id"], "req-1");
-        let r = ApiError::unavailable("kv down").to_response("req-2");
-        assert_eq!(r.header("retry-after"), Some("1"));
-        assert!(!String::from_utf8(r.body).unwrap().contains("kv down"));
     }
 }

@@ -1,29 +1,21 @@
-//! image-tags: an OpenStack Glance v2-compatible image-tag service.
+//! image-tags: an OpenStack Glance v2-compatible image-tag service, which
+//! also speaks Huawei Cloud IMS's tag API.
 //!
 //! Everything but `component` is plain Rust that runs and is unit-tested on
 //! the host target; `component` is the thin Spin edge compiled to wasm.
+//!
+//! Who may import whom: `core` imports only `http`; `auth` imports `core`
+//! and `http`; `config` imports `auth`; each API (`glance`, `ims`) imports
+//! `core`, `http` and `config`, never another API; `service` imports the
+//! APIs and `auth`; only `component` imports `service`.
 
-pub mod app;
 pub mod auth;
 pub mod config;
-pub mod discovery;
-pub mod fields;
+pub mod core;
+pub mod glance;
 pub mod http;
-pub mod image;
 pub mod ims;
-pub mod index;
-pub mod keys;
-pub mod listing;
-pub mod patch;
-pub mod policy;
-pub mod random;
-pub mod repo;
-pub mod rfc3339;
-pub mod routes;
-pub mod schemas;
-pub mod segment;
-pub mod store;
-pub mod tag;
+pub mod service;
 
 #[cfg(target_arch = "wasm32")]
 mod component;

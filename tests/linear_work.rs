@@ -1,6 +1,6 @@
 //! The work a request costs grows linearly with its size (issue 10): the
 //! tags of a POST, the operations of a PATCH and the parameters of a list
-//! query, each through `app::handle` over the in-memory store. A benchmark
+//! query, each through `service::handle` over the in-memory store. A benchmark
 //! with a generous bound: 10,000 items may take at most 20 times as long as
 //! 1,000 (linear is 10, quadratic 100). The body limit is lifted here; it is
 //! what keeps such requests out in a deployment.
@@ -12,11 +12,11 @@
 
 #![cfg(test)]
 
-use image_tags::app::{self, Env};
 use image_tags::auth::keystone::TokenValidator;
 use image_tags::config::Config;
+use image_tags::core::store::MemStore;
 use image_tags::http::Request;
-use image_tags::store::MemStore;
+use image_tags::service::{self, Env};
 use serde_json::{json, Value};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -70,7 +70,7 @@ fn handle(store: &MemStore, req: &Request) -> u16 {
         keystone: &NoKeystone,
         now: 1_700_000_000,
     };
-    app::handle(req, &env).response.status
+    service::handle(req, &env).response.status
 }
 
 fn fastest(store: &MemStore, req: &Request, status: u16) -> Duration {

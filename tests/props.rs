@@ -5,12 +5,12 @@
 
 #![cfg(test)]
 
-use image_tags::auth::identity::Identity;
-use image_tags::image::Image;
-use image_tags::listing::{Query, DEFAULT_LIMIT, MAX_LIMIT};
-use image_tags::segment::{self, DecodeError};
-use image_tags::tag::{self, TagError, MAX_TAG_CHARS};
-use image_tags::{patch, routes};
+use image_tags::core::identity::Identity;
+use image_tags::core::image::Image;
+use image_tags::core::segment::{self, DecodeError};
+use image_tags::core::tag::{self, TagError, MAX_TAG_CHARS};
+use image_tags::glance::listing::{Query, DEFAULT_LIMIT, MAX_LIMIT};
+use image_tags::glance::{endpoint, patch};
 use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::{json, Value};
@@ -374,14 +374,14 @@ proptest! {
             any::<String>(),
         ],
     ) {
-        match routes::resolve(method, &path) {
-            Ok(routes::Route::AddTag { tag, .. }) | Ok(routes::Route::RemoveTag { tag, .. }) => {
+        match endpoint::parse(method, &path) {
+            Ok(endpoint::Endpoint::AddTag { tag, .. }) | Ok(endpoint::Endpoint::RemoveTag { tag, .. }) => {
                 prop_assert!(!tag.contains('/'));
                 let suffix = format!("/tags/{}", tag);
                 prop_assert!(path.ends_with(&suffix));
             }
-            Ok(_) | Err(routes::RouteError::NotFound) => {}
-            Err(routes::RouteError::MethodNotAllowed { allow }) => {
+            Ok(_) | Err(endpoint::RouteError::NotFound) => {}
+            Err(endpoint::RouteError::MethodNotAllowed { allow }) => {
                 prop_assert!(!allow.split(", ").any(|m| m == method));
             }
         }

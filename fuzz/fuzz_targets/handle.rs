@@ -1,4 +1,4 @@
-//! The whole request path of the core, `app::handle`, over the in-memory
+//! The whole request path of the core, `service::handle`, over the in-memory
 //! store with Spin's CAS semantics (tokens mode, quota 4): a seeded image,
 //! then up to four fuzzed requests (method, target, token, content type,
 //! body) against it. Asserted on every response: a documented status and
@@ -11,11 +11,11 @@
 //! the quota.
 #![no_main]
 
-use image_tags::app::{self, Env};
+use image_tags::service::{self, Env};
 use image_tags::auth::keystone::TokenValidator;
 use image_tags::config::Config;
 use image_tags::http::Request;
-use image_tags::store::{KvStore, MemStore};
+use image_tags::core::store::{KvStore, MemStore};
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
@@ -227,14 +227,14 @@ fuzz_target!(|data: &[u8]| {
         "application/json",
         format!(r#"{{"id":"{ID}","name":"seed","tags":["a","b"]}}"#).into_bytes(),
     );
-    assert_eq!(app::handle(&seed, &env).response.status, 201);
+    assert_eq!(service::handle(&seed, &env).response.status, 201);
 
     let mut u = Unstructured::new(data);
     for _ in 0..4 {
         let Ok(req) = fuzzed(&mut u) else { break };
         let over_limit = req.body_over_limit || req.body.len() > BODY_LIMIT;
         let before = over_limit.then(|| snapshot(&store));
-        let out = app::handle(&req, &env);
+        let out = service::handle(&req, &env);
         let r = out.response;
         check(&req, r.status, &r.headers, &r.body);
         if let Some(before) = before {
@@ -251,7 +251,7 @@ fuzz_target!(|data: &[u8]| {
     }
 
     let show = request("GET", &format!("/v2/images/{ID}"), "admin", "", Vec::new());
-    let r = app::handle(&show, &env).response;
+    let r = service::handle(&show, &env).response;
     if r.status == 200 {
         let v: Value = serde_json::from_slice(&r.body).expect("image JSON");
         let tags: Vec<&str> = v["tags"]

@@ -1,4 +1,4 @@
-//! The request path on arbitrary bytes: the route table (`routes::resolve`),
+//! The request path on arbitrary bytes: the route table (`glance::endpoint::parse`, `ims::endpoint::parse`),
 //! percent-decoding of every segment (`segment::decode`), the tag rules
 //! (`tag::from_segment`) and the listing query (`listing::Query::parse` and
 //! the `first`/`next` links it builds). Panics are findings, and so are broken
@@ -8,9 +8,10 @@
 //! target `path[?query]`.
 #![no_main]
 
-use image_tags::listing::{Query, MAX_LIMIT};
-use image_tags::routes::{self, Route, RouteError};
-use image_tags::{segment, tag};
+use image_tags::core::{segment, tag};
+use image_tags::glance::endpoint::{self, Endpoint, RouteError};
+use image_tags::glance::listing::{Query, MAX_LIMIT};
+use image_tags::{ims, service};
 use libfuzzer_sys::fuzz_target;
 
 const METHODS: &[&str] = &[
@@ -65,17 +66,18 @@ fuzz_target!(|data: &[u8]| {
     let target = String::from_utf8_lossy(rest);
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
 
-    let _ = routes::needs_identity(path);
-    match routes::resolve(method, path) {
-        Ok(Route::AddTag { image_id, tag: raw }) | Ok(Route::RemoveTag { image_id, tag: raw }) => {
+    let _ = service::needs_identity(path);
+    let _ = ims::endpoint::parse(method, path);
+    match endpoint::parse(method, path) {
+        Ok(Endpoint::AddTag { image_id, tag: raw }) | Ok(Endpoint::RemoveTag { image_id, tag: raw }) => {
             assert!(!raw.contains('/') && !image_id.contains('/'));
             assert!(path.ends_with(&format!("/tags/{raw}")));
             check_segment(&raw);
             check_segment(&image_id);
         }
-        Ok(Route::ShowImage { image_id })
-        | Ok(Route::UpdateImage { image_id })
-        | Ok(Route::DeleteImage { image_id }) => {
+        Ok(Endpoint::ShowImage { image_id })
+        | Ok(Endpoint::UpdateImage { image_id })
+        | Ok(Endpoint::DeleteImage { image_id }) => {
             assert!(!image_id.is_empty() && !image_id.contains('/'));
             check_segment(&image_id);
         }

@@ -1,12 +1,13 @@
 //! `auth_mode = headers`: the trusted headers an authenticating proxy sets,
 //! read as Glance reads them behind keystonemiddleware.
 
-use crate::auth::identity::Identity;
-use crate::http::{ApiError, Request};
+use crate::core::error::Error;
+use crate::core::identity::Identity;
+use crate::http::Request;
 
-pub fn identify(req: &Request) -> Result<Identity, ApiError> {
+pub fn identify(req: &Request) -> Result<Identity, Error> {
     if req.header("x-identity-status") != Some("Confirmed") {
-        return Err(ApiError::unauthorized());
+        return Err(Error::unauthorized());
     }
     let project = req
         .header("x-project-id")

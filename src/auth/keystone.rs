@@ -2,11 +2,11 @@
 //! (the token validating itself, which Keystone's default policy allows).
 //! Answers are cached in the store under a hash of the token.
 
-use crate::auth::identity::Identity;
-use crate::fields::{self, Fields};
-use crate::http::ApiError;
-use crate::keys;
-use crate::store::KvStore;
+use crate::core::error::Error;
+use crate::core::fields::{self, Fields};
+use crate::core::identity::Identity;
+use crate::core::keys;
+use crate::core::store::KvStore;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -107,8 +107,8 @@ pub fn validation_url(base_url: &str) -> String {
 }
 
 /// 401 with the challenge that points clients at Keystone.
-pub fn unauthorized(base_url: &str) -> ApiError {
-    ApiError::Unauthorized {
+pub fn unauthorized(base_url: &str) -> Error {
+    Error::Unauthorized {
         keystone_uri: Some(base_url.to_string()),
         reason: None,
         detail: None,
@@ -120,7 +120,7 @@ fn parse_token(body: &[u8], now: i64, cache_seconds: i64) -> Result<CachedToken,
     let parsed =
         fields::parse(body, TokenBody::read).map_err(|e| format!("Keystone token body: {e}"))?;
     let t = parsed.token;
-    let expires_at = crate::rfc3339::parse(&t.expires_at).ok_or_else(|| {
+    let expires_at = crate::core::time::parse(&t.expires_at).ok_or_else(|| {
         format!(
             "Keystone expires_at {:?}: not an RFC 3339 date and time",
             t.expires_at
@@ -148,14 +148,14 @@ pub fn identify<S: KvStore, V: TokenValidator>(
     token: Option<&str>,
     cache_seconds: i64,
     now: i64,
-) -> Result<Identity, ApiError> {
+) -> Result<Identity, Error> {
     let Some(token) = token.map(str::trim).filter(|t| !t.is_empty()) else {
         return Err(unauthorized(base_url));
     };
     let key = keys::token(token);
     let cached = store
         .get(&key)
-        .map_err(crate::store::unavailable)?
+        .map_err(crate::core::store::unavailable)?
         .and_then(|bytes| fields::parse(&bytes, CachedToken::read).ok())
         .filter(|c| now < c.cached_until && now < c.expires_at);
     let entry = match cached {
@@ -163,11 +163,11 @@ pub fn identify<S: KvStore, V: TokenValidator>(
         None => {
             let (status, body) = validator
                 .validate(&validation_url(base_url), token)
-                .map_err(|e| ApiError::unavailable(format!("Keystone unreachable: {e}")))?;
+                .map_err(|e| Error::unavailable(format!("Keystone unreachable: {e}")))?;
             match status {
                 200 => {
                     let entry = parse_token(&body, now, cache_seconds)
-                        .map_err(|e| ApiError::unavailable(format!("Keystone answer: {e}")))?;
+                        .map_err(|e| Error::unavailable(format!("Keystone answer: {e}")))?;
                     if entry.expires_at <= now {
                         return Err(unauthorized(base_url));
                     }
@@ -181,7 +181,7 @@ pub fn identify<S: KvStore, V: TokenValidator>(
                 }
                 401 | 403 | 404 => return Err(unauthorized(base_url)),
                 other => {
-                    return Err(ApiError::unavailable(format!(
+                    return Err(Error::unavailable(format!(
                         "Keystone answered {other} to token validation"
                     )))
                 }
@@ -198,7 +198,7 @@ pub fn identify<S: KvStore, V: TokenValidator>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::MemStore;
+    use crate::core::store::MemStore;
     use std::cell::{Cell, RefCell};
 
     /// A scripted Keystone answer: the real one is exercised by the
@@ -331,10 +331,12 @@ mod tests {
         let err = identify(&store, &unreachable, "http://ks:5000", Some("t"), 300, 0).unwrap_err();
         assert_eq!(err.status(), 503);
         let err = identify(&store, &unreachable, "http://ks:5000", None, 300, 0).unwrap_err();
-        let r = err.to_response("req-x");
         assert_eq!(
-            r.header("www-authenticate"),
-            Some("Keystone uri=\"http://ks:5000\"")
+            err.headers(),
+            vec![(
+                "www-authenticate".to_string(),
+                "Keystone uri=\"http://ks:5000\"".to_string()
+            )]
         );
     }
 }

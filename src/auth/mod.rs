@@ -4,36 +4,37 @@
 //! `keystone`. `headers` (a trusted proxy in front) stands alone.
 
 pub mod aksk;
+pub mod config;
 pub mod headers;
-pub mod identity;
 pub mod keystone;
 pub mod tokens;
 
-use crate::config::AuthConfig;
-use crate::http::{ApiError, Request};
-use crate::store::KvStore;
-use identity::Identity;
+use crate::core::error::Error;
+use crate::core::identity::Identity;
+use crate::core::store::KvStore;
+use crate::http::Request;
+use config::AuthConfig;
 use keystone::TokenValidator;
 
 /// What the `keystone` scheme needs from the host. The store and the cache
 /// setting are only required when Keystone is asked, so their faults are
 /// carried, not raised.
 pub struct KeystoneEnv<'a, S: KvStore, V: TokenValidator> {
-    pub store: Result<&'a S, ApiError>,
+    pub store: Result<&'a S, Error>,
     pub validator: &'a V,
-    pub cache_seconds: Result<i64, ApiError>,
+    pub cache_seconds: Result<i64, Error>,
 }
 
 /// The verdict on a request's credentials.
 pub struct Judgement {
-    pub identity: Result<Identity, ApiError>,
+    pub identity: Result<Identity, Error>,
     /// The access key a signed request named, verified or not: the access
     /// log shows it.
     pub access_key: Option<String>,
 }
 
-impl From<Result<Identity, ApiError>> for Judgement {
-    fn from(identity: Result<Identity, ApiError>) -> Self {
+impl From<Result<Identity, Error>> for Judgement {
+    fn from(identity: Result<Identity, Error>) -> Self {
         Judgement {
             identity,
             access_key: None,
@@ -78,7 +79,7 @@ pub fn identify<S: KvStore, V: TokenValidator>(
     }
     Err(match &schemes.keystone {
         Some(base_url) => keystone::unauthorized(base_url),
-        None => ApiError::unauthorized(),
+        None => Error::unauthorized(),
     })
     .into()
 }
@@ -88,7 +89,7 @@ fn ask_keystone<S: KvStore, V: TokenValidator>(
     base_url: &str,
     token: &str,
     now: i64,
-) -> Result<Identity, ApiError> {
+) -> Result<Identity, Error> {
     keystone::identify(
         keystone.store?,
         keystone.validator,

@@ -1,7 +1,7 @@
 //! `auth_mode = tokens`: `X-Auth-Token` looked up in the static table of the
 //! Spin variable `auth_tokens`.
 
-use crate::auth::identity::Identity;
+use crate::core::identity::Identity;
 
 /// One entry of the `tokens` table: `TOKEN:PROJECT_ID:ROLE[+ROLE...]`.
 #[derive(Debug, Clone, PartialEq, Eq)]

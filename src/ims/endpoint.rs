@@ -2,7 +2,7 @@
 //! the method and the raw path into one [`Endpoint`]. Segments stay raw, as
 //! in the Glance table: handlers decode them.
 
-use crate::routes::RouteError;
+pub use crate::http::RouteError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
@@ -75,12 +75,6 @@ impl Endpoint {
             Endpoint::LegacySetTag | Endpoint::LegacyListTags => None,
         }
     }
-}
-
-/// Whether the path is one of IMS's (whatever the method): errors there
-/// take IMS's shape.
-pub fn is_ims_path(raw_path: &str) -> bool {
-    parse("GET", raw_path) != Err(RouteError::NotFound)
 }
 
 fn not_allowed(allow: &'static str) -> Result<Endpoint, RouteError> {
@@ -263,7 +257,6 @@ mod tests {
                 Err(RouteError::MethodNotAllowed { allow }),
                 "{method} {path}"
             );
-            assert!(is_ims_path(&path));
         }
     }
 
@@ -288,7 +281,6 @@ mod tests {
             "/",
         ] {
             assert_eq!(parse("GET", path), Err(RouteError::NotFound), "{path}");
-            assert!(!is_ims_path(path), "{path}");
         }
         // An empty key still reaches the handler, which names the rule.
         assert!(matches!(

@@ -1,15 +1,16 @@
 //! Errors on the IMS routes: IMS's shape, `{"error": {"code": "IMG.nnnn",
 //! "message": "..."}}` (huaweicloudsdkcore reads `code` and `message` from
-//! it into `error_code` and `error_msg`), over the shared [`ApiError`],
-//! which keeps the status and its headers (`Retry-After`, `Allow`).
+//! it into `error_code` and `error_msg`), with the headers the status
+//! carries (`Retry-After`, `Allow`).
 //!
-//! Codes are from IMS's published error-code table where one fits; IMS
-//! answers most of them with 400, this service keeps the status its
-//! contract gives the case (404 for a missing image, 403 for another
-//! project).
+//! The code follows the core error's variant. Codes are from IMS's
+//! published error-code table where one fits; IMS answers most of them with
+//! 400, this service keeps the status its contract gives the case (404 for
+//! a missing image, 403 for another project).
 
-use crate::http::{ApiError, Response};
-use serde_json::Value;
+use crate::core::error::Error;
+use crate::http::Response;
+use serde_json::json;
 
 /// The request message format is invalid.
 pub const MALFORMED: &str = "IMG.0001";
@@ -33,88 +34,61 @@ pub const SYSTEM_ERROR: &str = "IMG.0061";
 /// gateway answers it, with this code.
 pub const UNAUTHORIZED: &str = "APIGW.0301";
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct ImsError {
-    pub error: ApiError,
-    pub code: &'static str,
-}
-
-impl ImsError {
-    pub fn new(code: &'static str, error: ApiError) -> Self {
-        ImsError { error, code }
-    }
-
-    pub fn malformed(message: impl Into<String>) -> Self {
-        ImsError::new(MALFORMED, ApiError::BadRequest(message.into()))
-    }
-
-    pub fn body_empty() -> Self {
-        ImsError::new(
-            BODY_EMPTY,
-            ApiError::BadRequest("The request body is empty.".into()),
-        )
-    }
-
-    pub fn tag_invalid(message: impl Into<String>) -> Self {
-        ImsError::new(TAG_INVALID, ApiError::BadRequest(message.into()))
-    }
-
-    pub fn tag_limit(message: impl Into<String>) -> Self {
-        ImsError::new(TAG_LIMIT, ApiError::BadRequest(message.into()))
-    }
-
-    pub fn wrong_project(project_id: &str) -> Self {
-        ImsError::new(
-            WRONG_PROJECT,
-            ApiError::Forbidden(format!(
-                "Project {project_id} is not the project of the credentials used."
-            )),
-        )
-    }
-
-    pub fn tag_not_found(image_id: &str, key: &str) -> Self {
-        ImsError::new(
-            NOT_FOUND,
-            ApiError::NotFound(format!("Image {image_id} has no tag with key {key:?}.")),
-        )
-    }
-
-    pub fn detail(&self) -> Option<String> {
-        self.error.detail().map(str::to_string)
-    }
-
-    /// The shared error response (status, headers), with IMS's body.
-    pub fn to_response(&self, request_id: &str) -> Response {
-        let mut response = self.error.to_response(request_id);
-        let error = super::object([
-            ("code", Value::String(self.code.into())),
-            ("message", Value::String(self.error.message())),
-        ]);
-        let body = super::object([("error", error)]);
-        response.body = body.to_string().into_bytes();
-        response
+/// IMS's code for the error.
+pub fn code(error: &Error) -> &'static str {
+    match error {
+        Error::EmptyBody => BODY_EMPTY,
+        Error::TagInvalid(_) => TAG_INVALID,
+        Error::TooManyTags { .. } => TAG_LIMIT,
+        Error::Unauthorized { .. } => UNAUTHORIZED,
+        Error::Forbidden(_) | Error::ModifyDenied => NO_PERMISSION,
+        Error::WrongProject(_) => WRONG_PROJECT,
+        Error::ImageNotFound(_) => IMAGE_NOT_FOUND,
+        Error::NotFound(_) | Error::TagNotFound { .. } => NOT_FOUND,
+        Error::Internal { .. } | Error::Unavailable { .. } => SYSTEM_ERROR,
+        Error::BadRequest(_)
+        | Error::MethodNotAllowed(_)
+        | Error::Conflict(_)
+        | Error::TooLarge(_)
+        | Error::UnsupportedMediaType(_) => MALFORMED,
     }
 }
 
-/// The code a shared error takes on an IMS route when the handler did not
-/// name a more precise one.
-impl From<ApiError> for ImsError {
-    fn from(error: ApiError) -> Self {
-        let code = match error.status() {
-            401 => UNAUTHORIZED,
-            403 => NO_PERMISSION,
-            404 => IMAGE_NOT_FOUND,
-            500 | 503 => SYSTEM_ERROR,
-            _ => MALFORMED,
-        };
-        ImsError { error, code }
+/// IMS answers a tag limit with 400; the rest keep the core's status.
+pub fn status(error: &Error) -> u16 {
+    match error {
+        Error::TooManyTags { .. } => 400,
+        other => other.status(),
     }
+}
+
+/// What IMS says where its words differ from the core's.
+fn message(error: &Error) -> String {
+    match error {
+        Error::TooManyTags {
+            key: Some(key),
+            attempted,
+            max,
+            ..
+        } => {
+            format!("An image takes at most {max} tags; adding key {key:?} would make {attempted}.")
+        }
+        other => other.message(),
+    }
+}
+
+/// The IMS error response of `error`.
+pub fn render(error: &Error, _request_id: &str) -> Response {
+    let body = json!({"error": {"code": code(error), "message": message(error)}});
+    let mut response = Response::json(status(error), &body);
+    response.headers.extend(error.headers());
+    response
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::Value;
 
     fn body(r: &Response) -> Value {
         serde_json::from_slice(&r.body).unwrap()
@@ -122,14 +96,14 @@ mod tests {
 
     #[test]
     fn the_body_has_ims_shape_and_the_status_keeps_its_headers() {
-        let r = ImsError::tag_invalid("Tag key is bad.").to_response("req-1");
+        let r = render(&Error::TagInvalid("Tag key is bad.".into()), "req-1");
         assert_eq!(r.status, 400);
         assert_eq!(r.header("content-type"), Some("application/json"));
         assert_eq!(
             body(&r),
             json!({"error": {"code": "IMG.0115", "message": "Tag key is bad."}})
         );
-        let r = ImsError::from(ApiError::unavailable("kv down")).to_response("req-2");
+        let r = render(&Error::unavailable("kv down"), "req-2");
         assert_eq!(r.status, 503);
         assert_eq!(r.header("retry-after"), Some("1"));
         assert_eq!(body(&r)["error"]["code"], "IMG.0061");
@@ -137,15 +111,33 @@ mod tests {
     }
 
     #[test]
-    fn shared_errors_take_a_code_by_status() {
-        let code = |e: ApiError| ImsError::from(e).code;
-        assert_eq!(code(ApiError::image_not_found("x")), IMAGE_NOT_FOUND);
-        assert_eq!(code(ApiError::Forbidden("no".into())), NO_PERMISSION);
-        assert_eq!(code(ApiError::BadRequest("no".into())), MALFORMED);
-        assert_eq!(code(ApiError::MethodNotAllowed("GET")), MALFORMED);
-        assert_eq!(code(ApiError::internal("bad record")), SYSTEM_ERROR);
-        let r = ImsError::from(ApiError::MethodNotAllowed("GET, POST")).to_response("r");
+    fn codes_follow_the_variant_not_the_status() {
+        assert_eq!(code(&Error::image_not_found("x")), IMAGE_NOT_FOUND);
+        let missing_key = Error::TagNotFound {
+            image: "i".into(),
+            key: "k".into(),
+        };
+        assert_eq!((code(&missing_key), status(&missing_key)), (NOT_FOUND, 404));
+        assert_eq!(code(&Error::Forbidden("no".into())), NO_PERMISSION);
+        assert_eq!(code(&Error::ModifyDenied), NO_PERMISSION);
+        assert_eq!(code(&Error::WrongProject("p".into())), WRONG_PROJECT);
+        assert_eq!(Error::WrongProject("p".into()).status(), 403);
+        assert_eq!(code(&Error::BadRequest("no".into())), MALFORMED);
+        assert_eq!(code(&Error::MethodNotAllowed("GET")), MALFORMED);
+        assert_eq!(code(&Error::internal("bad record")), SYSTEM_ERROR);
+        let r = render(&Error::MethodNotAllowed("GET, POST"), "r");
         assert_eq!(r.header("allow"), Some("GET, POST"));
-        assert_eq!(ImsError::wrong_project("p").error.status(), 403);
+        let limit = Error::TooManyTags {
+            image: "i".into(),
+            attempted: 4,
+            max: 3,
+            key: Some("k".into()),
+        };
+        let r = render(&limit, "r");
+        assert_eq!(r.status, 400);
+        assert_eq!(
+            body(&r),
+            json!({"error": {"code": "IMG.0116", "message": "An image takes at most 3 tags; adding key \"k\" would make 4."}})
+        );
     }
 }

@@ -1,24 +1,20 @@
 //! The IMS tag routes (SPEC section 9), over the same records and the same
-//! compare-and-swap writes as the native routes. Order of checks: the
-//! path's project (403), the body (400), the tag rules (400), the image
-//! (404), the permission (403), the tag limit (400), a missing key (404).
+//! compare-and-swap writes as the native routes, and the helpers the older
+//! `/v1` routes (`legacy`) share with them.
 
-use super::endpoint::Endpoint;
-use super::error::ImsError;
-use super::kv_tags::{self, KeyValue};
-use super::legacy;
-use super::resource_instances::Search;
-use crate::app::{check_modify, decode_id};
-use crate::auth::identity::Identity;
+use super::rules::{self, KeyValue};
+use super::search::{Search, Source};
 use crate::config::Config;
+use crate::core::error::Error;
+use crate::core::identity::Identity;
+use crate::core::image::{self, Image};
+use crate::core::index::LogId;
+use crate::core::policy;
+use crate::core::repo::{Change, Repo};
+use crate::core::segment::{self, decode_id};
+use crate::core::store::KvStore;
 use crate::http::{Request, Response};
-use crate::image::{self, Image};
-use crate::index::LogId;
-use crate::policy;
-use crate::repo::{Change, Repo};
-use crate::segment;
-use crate::store::KvStore;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What the IMS handlers need from the request's environment.
@@ -31,80 +27,83 @@ pub struct Ctx<'a, S: KvStore> {
     pub now: i64,
 }
 
-pub fn handle<S: KvStore>(endpoint: &Endpoint, ctx: &Ctx<'_, S>) -> Result<Response, ImsError> {
-    if let Some(raw) = endpoint.project_id() {
-        let project_id = decode_id(raw);
-        if ctx.who.project.as_deref() != Some(project_id.as_str()) {
-            return Err(ImsError::wrong_project(&project_id));
-        }
+/// The path's project must be the caller's.
+pub fn check_project<S: KvStore>(ctx: &Ctx<'_, S>, raw: &str) -> Result<(), Error> {
+    let project_id = decode_id(raw);
+    if ctx.who.project.as_deref() != Some(project_id.as_str()) {
+        return Err(Error::WrongProject(project_id));
     }
-    match endpoint {
-        Endpoint::AddTag { image_id, .. } => {
-            let body = body_object(ctx.req)?;
-            let tag = body
-                .get("tag")
-                .ok_or_else(|| ImsError::malformed("The body needs a 'tag' object."))?;
-            let kv = key_value(tag, "tag")?;
-            kv_tags::validate(&kv).map_err(ImsError::tag_invalid)?;
-            set_tags(ctx, &decode_id(image_id), &[kv])
-        }
-        Endpoint::BatchTags { image_id, .. } => batch(ctx, &decode_id(image_id)),
-        Endpoint::DeleteTag { image_id, key, .. } => {
-            let key = segment::decode(key).map_err(|_| {
-                ImsError::malformed("The tag key in the path is not valid UTF-8 percent-encoding.")
-            })?;
-            kv_tags::validate_lengths(&KeyValue::new(&key, "")).map_err(ImsError::tag_invalid)?;
-            let id = decode_id(image_id);
-            let mut found = false;
-            write_tags(ctx, &id, &mut |tags| {
-                found = kv_tags::remove(tags, &key);
-                Ok(())
-            })?;
-            if !found {
-                return Err(ImsError::tag_not_found(&id, &key));
-            }
-            Ok(Response::empty(204))
-        }
-        Endpoint::ImageTags { image_id, .. } => {
-            let id = decode_id(image_id);
-            match ctx.repo.load(&id)? {
-                Some(image) if policy::can_see(ctx.who, &image) => Ok(Response::json(
-                    200,
-                    &super::object([("tags", Value::Array(tags_json(&image.tags)))]),
-                )),
-                _ => Err(ImsError::from(crate::http::ApiError::image_not_found(&id))),
-            }
-        }
-        Endpoint::ProjectTags { .. } => project_tags(ctx),
-        Endpoint::ResourceInstances { .. } => resource_instances(ctx),
-        Endpoint::LegacySetTag => legacy::set_tag(ctx),
-        Endpoint::LegacyListTags => legacy::list_tags(ctx),
-        Endpoint::LegacyDeleteTags { image_id, .. } => {
-            legacy::delete_tags(ctx, &decode_id(image_id))
-        }
+    Ok(())
+}
+
+/// 400 with IMS's code for a malformed request.
+pub(super) fn malformed(message: impl Into<String>) -> Error {
+    Error::BadRequest(message.into())
+}
+
+/// `POST /v2/{project_id}/images/{image_id}/tags`: one key/value tag.
+pub fn add_tag<S: KvStore>(ctx: &Ctx<'_, S>, id: &str) -> Result<Response, Error> {
+    let body = body_object(ctx.req)?;
+    let tag = body
+        .get("tag")
+        .ok_or_else(|| malformed("The body needs a 'tag' object."))?;
+    let kv = key_value(tag, "tag")?;
+    rules::validate(&kv).map_err(Error::TagInvalid)?;
+    set_tags(ctx, id, &[kv])
+}
+
+/// `DELETE /v2/{project_id}/images/{image_id}/tags/{key}`.
+pub fn delete_tag<S: KvStore>(
+    ctx: &Ctx<'_, S>,
+    id: &str,
+    raw_key: &str,
+) -> Result<Response, Error> {
+    let key = segment::decode(raw_key)
+        .map_err(|_| malformed("The tag key in the path is not valid UTF-8 percent-encoding."))?;
+    rules::validate_lengths(&KeyValue::new(&key, "")).map_err(Error::TagInvalid)?;
+    let mut found = false;
+    write_tags(ctx, id, &mut |tags| {
+        found = rules::remove(tags, &key);
+        Ok(())
+    })?;
+    if !found {
+        return Err(Error::TagNotFound {
+            image: id.to_string(),
+            key,
+        });
+    }
+    Ok(Response::empty(204))
+}
+
+/// `GET /v2/{project_id}/images/{image_id}/tags`.
+pub fn image_tags<S: KvStore>(ctx: &Ctx<'_, S>, id: &str) -> Result<Response, Error> {
+    match ctx.repo.load(id)? {
+        Some(image) if policy::can_see(ctx.who, &image) => Ok(Response::json(
+            200,
+            &json!({"tags": tags_json(&image.tags)}),
+        )),
+        _ => Err(Error::image_not_found(id)),
     }
 }
 
 /// The JSON object a body must be: empty and not-an-object are IMS's two errors.
-pub(super) fn body_object(req: &Request) -> Result<Map<String, Value>, ImsError> {
+pub(super) fn body_object(req: &Request) -> Result<Map<String, Value>, Error> {
     if req.body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ImsError::body_empty());
+        return Err(Error::EmptyBody);
     }
     match serde_json::from_slice(&req.body) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ImsError::malformed(
-            "The request body must be a JSON object.",
-        )),
-        Err(e) => Err(ImsError::malformed(format!(
+        Ok(_) => Err(malformed("The request body must be a JSON object.")),
+        Err(e) => Err(malformed(format!(
             "The request body is not valid JSON: {e}"
         ))),
     }
 }
 
 /// `{"key": ..., "value": ...}`; a missing value is the empty one.
-pub(super) fn key_value(v: &Value, what: &str) -> Result<KeyValue, ImsError> {
+pub(super) fn key_value(v: &Value, what: &str) -> Result<KeyValue, Error> {
     let bad = || {
-        ImsError::malformed(format!(
+        malformed(format!(
             "'{what}' must be {{\"key\": string, \"value\": string}}."
         ))
     };
@@ -119,16 +118,16 @@ pub(super) fn key_value(v: &Value, what: &str) -> Result<KeyValue, ImsError> {
 }
 
 /// A non-empty list of key/value tags with unique keys.
-pub(super) fn key_values(body: &Map<String, Value>) -> Result<Vec<KeyValue>, ImsError> {
+pub(super) fn key_values(body: &Map<String, Value>) -> Result<Vec<KeyValue>, Error> {
     let items = match body.get("tags") {
         Some(Value::Array(items)) if !items.is_empty() => items,
-        _ => return Err(ImsError::malformed("'tags' must be a non-empty list.")),
+        _ => return Err(malformed("'tags' must be a non-empty list.")),
     };
     let mut kvs: Vec<KeyValue> = Vec::with_capacity(items.len());
     for item in items {
         let kv = key_value(item, "tags")?;
         if kvs.iter().any(|k| k.key == kv.key) {
-            return Err(ImsError::malformed(format!(
+            return Err(malformed(format!(
                 "Key {:?} is given twice: the keys of one request are unique.",
                 kv.key
             )));
@@ -139,39 +138,29 @@ pub(super) fn key_values(body: &Map<String, Value>) -> Result<Vec<KeyValue>, Ims
 }
 
 pub(super) fn tags_json(tags: &[String]) -> Vec<Value> {
-    kv_tags::pairs(tags).iter().map(KeyValue::to_json).collect()
+    rules::pairs(tags).iter().map(KeyValue::to_json).collect()
 }
 
 /// Change an image's tag list through the CAS-safe update: permission on
-/// every attempt, no write when nothing changed. `change` may refuse with
-/// an IMS error, which is returned as it was made.
+/// every attempt, no write when nothing changed. `change` may refuse; its
+/// error is returned as it was made.
 pub(super) fn write_tags<S: KvStore>(
     ctx: &Ctx<'_, S>,
     id: &str,
-    change: &mut dyn FnMut(&mut Vec<String>) -> Result<(), ImsError>,
-) -> Result<Response, ImsError> {
+    change: &mut dyn FnMut(&mut Vec<String>) -> Result<(), Error>,
+) -> Result<Response, Error> {
     let now = image::timestamp(ctx.now);
-    // `Repo::update` speaks `ApiError`; the IMS error that stopped it is kept here.
-    let mut refused: Option<ImsError> = None;
-    let written = ctx.repo.update(id, &mut |img| {
-        refused = None;
-        check_modify(ctx.who, img, id)?;
+    ctx.repo.update(id, &mut |img| {
+        policy::check_modify(ctx.who, img, id)?;
         let before = img.tags.clone();
-        if let Err(e) = change(&mut img.tags) {
-            let shared = e.error.clone();
-            refused = Some(e);
-            return Err(shared);
-        }
+        change(&mut img.tags)?;
         if img.tags == before {
             return Ok(Change::Unchanged);
         }
         img.updated_at = now.clone();
         Ok(Change::Write)
-    });
-    match written {
-        Ok(_) => Ok(Response::empty(204)),
-        Err(e) => Err(refused.take().unwrap_or_else(|| ImsError::from(e))),
-    }
+    })?;
+    Ok(Response::empty(204))
 }
 
 /// Set each key, within `ims_tag_limit`.
@@ -179,26 +168,25 @@ pub(super) fn set_tags<S: KvStore>(
     ctx: &Ctx<'_, S>,
     id: &str,
     kvs: &[KeyValue],
-) -> Result<Response, ImsError> {
+) -> Result<Response, Error> {
     let limit = ctx.config.ims_tag_limit.clone()?;
-    write_tags(ctx, id, &mut |tags| {
-        kv_tags::set_all(tags, kvs, limit).map_err(ImsError::tag_limit)
-    })
+    write_tags(ctx, id, &mut |tags| rules::set_all(id, tags, kvs, limit))
 }
 
-fn batch<S: KvStore>(ctx: &Ctx<'_, S>, id: &str) -> Result<Response, ImsError> {
+/// `POST /v2/{project_id}/images/{image_id}/tags/action`.
+pub fn batch<S: KvStore>(ctx: &Ctx<'_, S>, id: &str) -> Result<Response, Error> {
     let body = body_object(ctx.req)?;
     let action = body.get("action").and_then(Value::as_str);
     let kvs = key_values(&body)?;
     match action {
         Some("create") => {
             for kv in &kvs {
-                kv_tags::validate(kv).map_err(ImsError::tag_invalid)?;
+                rules::validate(kv).map_err(Error::TagInvalid)?;
             }
             set_tags(ctx, id, &kvs)
         }
         Some("delete") => delete_keys(ctx, id, &kvs),
-        _ => Err(ImsError::malformed(
+        _ => Err(malformed(
             "'action' must be \"create\" or \"delete\" (case-sensitive).",
         )),
     }
@@ -209,13 +197,13 @@ pub(super) fn delete_keys<S: KvStore>(
     ctx: &Ctx<'_, S>,
     id: &str,
     kvs: &[KeyValue],
-) -> Result<Response, ImsError> {
+) -> Result<Response, Error> {
     for kv in kvs {
-        kv_tags::validate_lengths(kv).map_err(ImsError::tag_invalid)?;
+        rules::validate_lengths(kv).map_err(Error::TagInvalid)?;
     }
     write_tags(ctx, id, &mut |tags| {
         for kv in kvs {
-            kv_tags::remove(tags, &kv.key);
+            rules::remove(tags, &kv.key);
         }
         Ok(())
     })
@@ -223,7 +211,7 @@ pub(super) fn delete_keys<S: KvStore>(
 
 /// The images the caller's project's log names: every image a project-wide
 /// listing can match, without reading other projects' records.
-pub(super) fn project_log<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Vec<Image>, ImsError> {
+pub(super) fn project_log<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Vec<Image>, Error> {
     let Some(project) = &ctx.who.project else {
         return Ok(Vec::new());
     };
@@ -232,38 +220,34 @@ pub(super) fn project_log<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Vec<Image>, Im
 
 /// The caller's project's live images that it may see, newest first.
 pub(super) fn project_images<S: KvStore>(ctx: &Ctx<'_, S>, candidates: Vec<Image>) -> Vec<Image> {
-    let mine: Vec<Image> = candidates
+    let mut mine: Vec<Image> = candidates
         .into_iter()
         .filter(|i| ctx.who.owns(i.owner.as_deref()) && policy::can_see(ctx.who, i))
         .collect();
-    crate::listing::merge_sort(mine, &|a: &Image, b: &Image| {
-        (&b.created_at, &b.id).cmp(&(&a.created_at, &a.id))
-    })
+    // Stable, as the order of equal keys must not move between pages.
+    mine.sort_by(|a, b| (&b.created_at, &b.id).cmp(&(&a.created_at, &a.id)));
+    mine
 }
 
 /// Every key of the project's images with its values (`""` for a key-only tag), sorted.
-fn project_tags<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Response, ImsError> {
+pub fn project_tags<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Response, Error> {
     let mut keys: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for image in project_images(ctx, project_log(ctx)?) {
-        for kv in kv_tags::pairs(&image.tags) {
+        for kv in rules::pairs(&image.tags) {
             keys.entry(kv.key).or_default().insert(kv.value);
         }
     }
     let tags: Vec<Value> = keys
         .into_iter()
         .map(|(key, values)| {
-            let values = values.into_iter().map(Value::String).collect();
-            super::object([("key", Value::String(key)), ("values", values)])
+            let values: Vec<String> = values.into_iter().collect();
+            json!({"key": key, "values": values})
         })
         .collect();
-    Ok(Response::json(
-        200,
-        &super::object([("tags", Value::Array(tags))]),
-    ))
+    Ok(Response::json(200, &json!({ "tags": tags })))
 }
 
-fn resource_instances<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Response, ImsError> {
-    use super::resource_instances::Source;
+pub fn resource_instances<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Response, Error> {
     let search = Search::parse(&body_object(ctx.req)?)?;
     let candidates = match search.sources() {
         None => project_log(ctx)?,

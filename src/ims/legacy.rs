@@ -2,46 +2,41 @@
 //! (`create_or_update_tags`, `list_tags`, `batch_delete_tags`). Same list,
 //! same rules as the `/v2` ones.
 
-use super::error::ImsError;
 use super::handlers::{
-    body_object, delete_keys, key_value, key_values, project_images, project_log, set_tags, Ctx,
+    body_object, delete_keys, key_value, key_values, malformed, project_images, project_log,
+    set_tags, Ctx,
 };
-use super::kv_tags::{self, KeyValue};
+use super::rules::{self, KeyValue};
+use crate::core::error::Error;
+use crate::core::image::Image;
+use crate::core::store::KvStore;
 use crate::http::Response;
-use crate::image::Image;
-use crate::store::KvStore;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 /// `PUT /v1/cloudimages/tags`: `image_id` and exactly one of `tag`
 /// (legacy `"key.value"`, split at the first `.`) or `image_tag`.
-pub fn set_tag<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Response, ImsError> {
+pub fn set_tag<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Response, Error> {
     let body = body_object(ctx.req)?;
     let present = |name: &str| body.get(name).filter(|v| !v.is_null());
     let id = present("image_id")
         .and_then(Value::as_str)
-        .ok_or_else(|| ImsError::malformed("The body needs a string 'image_id'."))?;
+        .ok_or_else(|| malformed("The body needs a string 'image_id'."))?;
     let kv = match (present("tag"), present("image_tag")) {
         (Some(Value::String(tag)), None) => {
             let (key, value) = tag.split_once('.').unwrap_or((tag, ""));
             KeyValue::new(key, value)
         }
-        (Some(_), None) => {
-            return Err(ImsError::malformed("'tag' must be a string \"key.value\"."))
-        }
+        (Some(_), None) => return Err(malformed("'tag' must be a string \"key.value\".")),
         (None, Some(tag)) => key_value(tag, "image_tag")?,
-        _ => {
-            return Err(ImsError::malformed(
-                "Give exactly one of 'tag' and 'image_tag'.",
-            ))
-        }
+        _ => return Err(malformed("Give exactly one of 'tag' and 'image_tag'.")),
     };
-    kv_tags::validate(&kv).map_err(ImsError::tag_invalid)?;
+    rules::validate(&kv).map_err(Error::TagInvalid)?;
     set_tags(ctx, id, &[kv])
 }
 
 /// `DELETE /v1/{project_id}/cloudimages/{image_id}/tags/delete`.
-pub fn delete_tags<S: KvStore>(ctx: &Ctx<'_, S>, id: &str) -> Result<Response, ImsError> {
+pub fn delete_tags<S: KvStore>(ctx: &Ctx<'_, S>, id: &str) -> Result<Response, Error> {
     let body = body_object(ctx.req)?;
     delete_keys(ctx, id, &key_values(&body)?)
 }
@@ -72,11 +67,11 @@ enum Filter {
     Property(String, String),
 }
 
-fn bad(message: impl Into<String>) -> ImsError {
-    ImsError::malformed(message)
+fn bad(message: impl Into<String>) -> Error {
+    malformed(message)
 }
 
-fn time_filter(field: &'static str, value: &str) -> Result<Filter, ImsError> {
+fn time_filter(field: &'static str, value: &str) -> Result<Filter, Error> {
     let why = || {
         bad(format!(
             "'{field}' must be OP:TIME, OP one of gt, gte, lt, lte, eq, neq and TIME yyyy-MM-ddThh:mm:ssZ or yyyy-MM-dd hh:mm:ss."
@@ -96,13 +91,13 @@ fn time_filter(field: &'static str, value: &str) -> Result<Filter, ImsError> {
         Some((date, clock)) => format!("{date}T{clock}Z"),
         None => time.to_string(),
     };
-    let at = crate::rfc3339::parse(&time).ok_or_else(why)?;
+    let at = crate::core::time::parse(&time).ok_or_else(why)?;
     Ok(Filter::Time { field, op, at })
 }
 
 /// (limit, page, filters) of the query: `limit` tags a page (all when
 /// absent), `page` from 1.
-fn parse_query(raw: &str) -> Result<(Option<usize>, usize, Vec<Filter>), ImsError> {
+fn parse_query(raw: &str) -> Result<(Option<usize>, usize, Vec<Filter>), Error> {
     let positive = |name: &str, v: &str| {
         v.parse::<usize>()
             .ok()
@@ -143,7 +138,7 @@ fn keep(image: &Image, filter: &Filter) -> bool {
             } else {
                 &image.updated_at
             };
-            let Some(t) = crate::rfc3339::parse(stamp) else {
+            let Some(t) = crate::core::time::parse(stamp) else {
                 return false;
             };
             match op {
@@ -161,7 +156,7 @@ fn keep(image: &Image, filter: &Filter) -> bool {
 
 /// `GET /v1/cloudimages/tags`: the distinct native entries (`k=v`, `k`) of
 /// the project's images that pass the filters, sorted, one page of them.
-pub fn list_tags<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Response, ImsError> {
+pub fn list_tags<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Response, Error> {
     let (limit, page, filters) = parse_query(&ctx.req.query)?;
     // Inserted one by one: collecting into a set sorts, which costs wasm.
     let mut tags = BTreeSet::new();
@@ -179,10 +174,7 @@ pub fn list_tags<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Response, ImsError> {
         .take(per_page)
         .map(Value::String)
         .collect();
-    Ok(Response::json(
-        200,
-        &super::object([("tags", Value::Array(tags))]),
-    ))
+    Ok(Response::json(200, &json!({ "tags": tags })))
 }
 
 #[cfg(test)]
@@ -224,7 +216,7 @@ mod tests {
             "updated_at=lt:yesterday",
         ] {
             let err = parse_query(bad).unwrap_err();
-            assert_eq!((err.code, err.error.status()), ("IMG.0001", 400), "{bad}");
+            assert!(matches!(err, Error::BadRequest(_)), "{bad}");
         }
     }
 

@@ -9,8 +9,9 @@ pub mod client;
 #[cfg(test)]
 mod vectors;
 
-use crate::auth::identity::Identity;
-use crate::http::{ApiError, Request};
+use crate::core::error::Error;
+use crate::core::identity::Identity;
+use crate::http::Request;
 use authorization::Authorization;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -221,7 +222,7 @@ fn check<'t>(
         .header("x-sdk-date")
         .map(str::trim)
         .ok_or(Rejection::MissingDate)?;
-    let signed_at = crate::rfc3339::parse_basic(date).ok_or(Rejection::MalformedDate)?;
+    let signed_at = crate::core::time::parse_basic(date).ok_or(Rejection::MalformedDate)?;
     let skew = signed_at.saturating_sub(now);
     if skew.saturating_abs() > MAX_CLOCK_SKEW_SECONDS {
         return Err(Rejection::ClockSkew(skew));
@@ -282,13 +283,13 @@ pub fn identify(
     req: &Request,
     table: &[Credential],
     now: i64,
-) -> (Option<String>, Result<Identity, ApiError>) {
+) -> (Option<String>, Result<Identity, Error>) {
     match verify(req, table, now) {
         Verification::Verified(credential) => {
             let identity = &credential.identity;
             let result = match req.header("x-project-id").map(str::trim) {
                 Some(project) if identity.project.as_deref() != Some(project) => {
-                    Err(ApiError::Forbidden(
+                    Err(Error::Forbidden(
                         "X-Project-Id names another project than the access key's.".into(),
                     ))
                 }
@@ -298,7 +299,7 @@ pub fn identify(
         }
         Verification::Rejected { access_key, why } => (
             access_key,
-            Err(ApiError::Unauthorized {
+            Err(Error::Unauthorized {
                 keystone_uri: None,
                 reason: Some(why.message()),
                 detail: Some(why.detail()),

@@ -3,7 +3,7 @@
 //! wrote tests/vectors/aksk.json).
 
 use super::*;
-use crate::rfc3339;
+use crate::core::time;
 use serde_json::Value;
 
 const VECTORS: &str = include_str!("../../../tests/vectors/aksk.json");
@@ -111,7 +111,7 @@ fn the_sdks_sorted_query_canonicalizes_alike() {
 fn every_vector_verifies_with_or_without_a_host_header() {
     let (data, vectors) = vectors();
     let table = table(&data);
-    let now = rfc3339::parse_basic(&text(&data, "date")).unwrap();
+    let now = time::parse_basic(&text(&data, "date")).unwrap();
     for v in &vectors {
         assert_eq!(
             verify(&v.request, &table, now),
@@ -133,7 +133,7 @@ fn every_vector_verifies_with_or_without_a_host_header() {
 fn one_changed_byte_anywhere_breaks_the_signature() {
     let (data, vectors) = vectors();
     let table = table(&data);
-    let now = rfc3339::parse_basic(&text(&data, "date")).unwrap();
+    let now = time::parse_basic(&text(&data, "date")).unwrap();
     let mismatch = |req: &Request| match verify(req, &table, now) {
         Verification::Rejected {
             why: Rejection::SignatureMismatch { .. },

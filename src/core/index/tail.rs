@@ -22,8 +22,8 @@
 //! it merges it, so no append can land in a slot after it was merged.
 
 use super::unavailable;
-use crate::http::ApiError;
-use crate::store::{decode_counter, little_endian_counter, KvStore, SwapError};
+use crate::core::error::Error;
+use crate::core::store::{decode_counter, little_endian_counter, KvStore, SwapError};
 use std::time::{Duration, Instant};
 
 /// Items a slot takes before appends open a new one: ~3.6 KB of JSON, small
@@ -71,22 +71,22 @@ pub fn items(value: &[u8]) -> (bool, Vec<String>) {
     (sealed, items)
 }
 
-pub fn encode(sealed: bool, items: &[String]) -> Result<Vec<u8>, ApiError> {
+pub fn encode(sealed: bool, items: &[String]) -> Result<Vec<u8>, Error> {
     let mut all: Vec<&str> = Vec::with_capacity(items.len() + 1);
     if sealed {
         all.push(SEALED);
     }
     all.extend(items.iter().map(String::as_str));
-    serde_json::to_vec(&all).map_err(|e| ApiError::internal(e.to_string()))
+    serde_json::to_vec(&all).map_err(|e| Error::internal(e.to_string()))
 }
 
 /// The number of slots handed out, and whether appends join the newest
 /// slot (SQLite) or take one each (Redis).
-pub fn counter<S: KvStore>(store: &S, base: &str) -> Result<(i64, bool), ApiError> {
+pub fn counter<S: KvStore>(store: &S, base: &str) -> Result<(i64, bool), Error> {
     let key = counter_key(base);
     let raw = store.get(&key).map_err(unavailable)?;
     let len = decode_counter(raw.as_deref())
-        .ok_or_else(|| ApiError::internal(format!("{key} does not hold a counter")))?;
+        .ok_or_else(|| Error::internal(format!("{key} does not hold a counter")))?;
     let joins = raw.as_deref().and_then(little_endian_counter).is_some();
     Ok((len, joins))
 }
@@ -104,7 +104,7 @@ pub fn compact_every(joins: bool) -> i64 {
 
 /// Append `item` to the tail. `true` when the log is due a compaction,
 /// which the caller runs once its own write is done.
-pub fn append<S: KvStore>(store: &S, base: &str, item: &str) -> Result<bool, ApiError> {
+pub fn append<S: KvStore>(store: &S, base: &str, item: &str) -> Result<bool, Error> {
     let (len, joins) = counter(store, base)?;
     if joins && len > 0 && join(store, &slot_key(base, len), item)? {
         return Ok(false);
@@ -127,7 +127,7 @@ pub fn append<S: KvStore>(store: &S, base: &str, item: &str) -> Result<bool, Api
 /// Try to add `item` to an existing, unsealed slot by compare-and-swap.
 /// `false` when the slot is missing (its creator has not written it yet),
 /// full, sealed or too contended: the caller then takes a new slot.
-fn join<S: KvStore>(store: &S, slot_key: &str, item: &str) -> Result<bool, ApiError> {
+fn join<S: KvStore>(store: &S, slot_key: &str, item: &str) -> Result<bool, Error> {
     for _ in 0..JOIN_ATTEMPTS {
         let (current, cas) = store.watch(slot_key).map_err(unavailable)?;
         // Never swap on a missing key: that is an upsert on Spin and could
@@ -162,7 +162,7 @@ pub fn read<S: KvStore>(
     store: &S,
     base: &str,
     slots: impl IntoIterator<Item = i64>,
-) -> Result<(Vec<String>, bool), ApiError> {
+) -> Result<(Vec<String>, bool), Error> {
     let (mut out, mut whole) = (Vec::new(), true);
     for slot in slots {
         match store.get(&slot_key(base, slot)).map_err(unavailable)? {
@@ -176,7 +176,7 @@ pub fn read<S: KvStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::MemStore;
+    use crate::core::store::MemStore;
 
     fn item(n: usize) -> String {
         format!("1970-01-01T00:00:00Z00000000-0000-4000-8000-{n:012}")

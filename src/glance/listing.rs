@@ -1,15 +1,16 @@
 //! `GET /v2/images`: the query (filters, sort, paging) and the page it
 //! selects, with Glance's `first` and `next` links.
 
-use crate::auth::identity::Identity;
-use crate::http::{echo, ApiError};
-use crate::image::Image;
-use crate::index::LogId;
-use crate::policy;
+use crate::core::error::Error;
+use crate::core::identity::Identity;
+use crate::core::image::Image;
+use crate::core::index::LogId;
+use crate::core::policy;
+use crate::http::echo;
 use std::cmp::Ordering;
 
 pub const DEFAULT_LIMIT: usize = 25;
-pub const MAX_LIMIT: usize = 1000;
+pub use crate::core::limits::MAX_LIMIT;
 /// `tag` parameters one listing may carry: each costs a store read of its
 /// tag log's length (5,000 of them held an instance for 10 to 40 s while
 /// that read was an `increment(0)`, a write transaction on SQLite).
@@ -44,11 +45,11 @@ pub struct Query {
     pub params: Vec<(String, String)>,
 }
 
-fn bad(msg: impl Into<String>) -> ApiError {
-    ApiError::BadRequest(msg.into())
+fn bad(msg: impl Into<String>) -> Error {
+    Error::BadRequest(msg.into())
 }
 
-fn sort_key(key: &str) -> Result<String, ApiError> {
+fn sort_key(key: &str) -> Result<String, Error> {
     if SORT_KEYS.contains(&key) {
         Ok(key.to_string())
     } else {
@@ -60,7 +61,7 @@ fn sort_key(key: &str) -> Result<String, ApiError> {
     }
 }
 
-fn sort_dir(dir: &str) -> Result<bool, ApiError> {
+fn sort_dir(dir: &str) -> Result<bool, Error> {
     match dir {
         "asc" => Ok(true),
         "desc" => Ok(false),
@@ -73,7 +74,7 @@ fn sort_dir(dir: &str) -> Result<bool, ApiError> {
 
 impl Query {
     /// One pass over the parameters: linear in the query's length.
-    pub fn parse(raw: &str) -> Result<Query, ApiError> {
+    pub fn parse(raw: &str) -> Result<Query, Error> {
         let params: Vec<(String, String)> = form_urlencoded::parse(raw.as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
@@ -445,7 +446,7 @@ mod tests {
         p.visibility = "public".into();
         let mut p2 = p.clone();
         p2.id = "00000003-0000-0000-0000-000000000000".into();
-        p2.created_at = crate::image::timestamp(3);
+        p2.created_at = crate::core::image::timestamp(3);
         let q = Query::parse("").unwrap();
         let names: Vec<_> = page(&q, &who, vec![c.clone(), p.clone(), p2.clone()], None)
             .images

@@ -14,13 +14,13 @@
 //!   that puts it there is written, and a hint that it left is appended
 //!   only after the record that takes it out.
 
-use crate::http::ApiError;
-use crate::image::{Image, KEPT_WRITES};
-use crate::index::cursor::{Cursor, Merged};
-use crate::index::{self, compact::compact, logs_of, tail, LogId};
-use crate::keys;
-use crate::random;
-use crate::store::{unavailable, KvStore, SwapError};
+use crate::core::error::Error;
+use crate::core::image::{Image, KEPT_WRITES};
+use crate::core::index::cursor::{Cursor, Merged};
+use crate::core::index::{self, compact::compact, logs_of, tail, LogId};
+use crate::core::keys;
+use crate::core::random;
+use crate::core::store::{unavailable, KvStore, SwapError};
 
 /// Enough for 50 writers on one image to all get through (SPEC section 3).
 const MAX_ATTEMPTS: u32 = 200;
@@ -56,7 +56,7 @@ impl Indexed {
         store: &S,
         old: Option<&Image>,
         new: &Image,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Error> {
         let had = old.map(logs_of).unwrap_or_default();
         let entry = index::entry(new);
         for log in logs_of(new) {
@@ -83,7 +83,7 @@ impl Indexed {
         repo: &Repo<'_, S>,
         old: Option<&Image>,
         new: &Image,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Error> {
         let store = repo.store;
         let now = logs_of(new);
         let entry = index::entry(new);
@@ -122,9 +122,9 @@ fn backoff(attempt: u32) {
     std::thread::sleep(std::time::Duration::from_micros(micros));
 }
 
-pub fn parse_image(id: &str, bytes: &[u8]) -> Result<Image, ApiError> {
-    crate::fields::parse(bytes, Image::from_record)
-        .map_err(|e| ApiError::internal(format!("stored record of image {id} does not parse: {e}")))
+pub fn parse_image(id: &str, bytes: &[u8]) -> Result<Image, Error> {
+    crate::core::fields::parse(bytes, Image::from_record)
+        .map_err(|e| Error::internal(format!("stored record of image {id} does not parse: {e}")))
 }
 
 impl<'a, S: KvStore> Repo<'a, S> {
@@ -133,7 +133,7 @@ impl<'a, S: KvStore> Repo<'a, S> {
     }
 
     /// The live image with this id, if any.
-    pub fn load(&self, id: &str) -> Result<Option<Image>, ApiError> {
+    pub fn load(&self, id: &str) -> Result<Option<Image>, Error> {
         if !keys::is_image_id(id) {
             return Ok(None);
         }
@@ -143,7 +143,7 @@ impl<'a, S: KvStore> Repo<'a, S> {
     /// The live record of `id` as stored: `None` when missing or deleted,
     /// `Some(Err)` (a 500) when it does not parse, which listings skip and
     /// count so that one bad record cannot hide the rest.
-    fn stored(&self, id: &str) -> Result<Option<Result<Image, ApiError>>, ApiError> {
+    fn stored(&self, id: &str) -> Result<Option<Result<Image, Error>>, Error> {
         let Some(bytes) = self.store.get(&keys::image(id)).map_err(unavailable)? else {
             return Ok(None);
         };
@@ -154,13 +154,13 @@ impl<'a, S: KvStore> Repo<'a, S> {
     }
 
     /// Store a new image. 409 when the id was ever claimed before.
-    pub fn create(&self, mut image: Image) -> Result<Image, ApiError> {
+    pub fn create(&self, mut image: Image) -> Result<Image, Error> {
         let claimed = self
             .store
             .increment(&keys::claim(&image.id), 1)
             .map_err(unavailable)?;
         if claimed != 1 {
-            return Err(ApiError::Conflict(format!(
+            return Err(Error::Conflict(format!(
                 "Image with identifier {} already exists!",
                 image.id
             )));
@@ -168,7 +168,7 @@ impl<'a, S: KvStore> Repo<'a, S> {
         let mut indexed = Indexed::default();
         indexed.enter(self.store, None, &image)?;
         image.writes = vec![random::nonce()];
-        let bytes = serde_json::to_vec(&image).map_err(|e| ApiError::internal(e.to_string()))?;
+        let bytes = serde_json::to_vec(&image).map_err(|e| Error::internal(e.to_string()))?;
         // The claim makes this writer the key's only creator: a plain set is safe.
         self.store
             .set(&keys::image(&image.id), &bytes)
@@ -184,21 +184,21 @@ impl<'a, S: KvStore> Repo<'a, S> {
         &self,
         id: &str,
         // `dyn`: one copy of this loop, not one per caller's closure.
-        decide: &mut dyn FnMut(&mut Image) -> Result<Change, ApiError>,
-    ) -> Result<Image, ApiError> {
+        decide: &mut dyn FnMut(&mut Image) -> Result<Change, Error>,
+    ) -> Result<Image, Error> {
         if !keys::is_image_id(id) {
-            return Err(ApiError::image_not_found(id));
+            return Err(Error::image_not_found(id));
         }
         let key = keys::image(id);
         let mut indexed = Indexed::default();
         for attempt in 0..MAX_ATTEMPTS {
             let (current, cas) = self.store.watch(&key).map_err(unavailable)?;
             let Some(bytes) = current else {
-                return Err(ApiError::image_not_found(id));
+                return Err(Error::image_not_found(id));
             };
             let old = parse_image(id, &bytes)?;
             if old.deleted {
-                return Err(ApiError::image_not_found(id));
+                return Err(Error::image_not_found(id));
             }
             let mut new = old.clone();
             if let Change::Unchanged = decide(&mut new)? {
@@ -209,7 +209,7 @@ impl<'a, S: KvStore> Repo<'a, S> {
             new.writes.push(nonce.clone());
             let excess = new.writes.len().saturating_sub(KEPT_WRITES);
             new.writes.drain(..excess);
-            let bytes = serde_json::to_vec(&new).map_err(|e| ApiError::internal(e.to_string()))?;
+            let bytes = serde_json::to_vec(&new).map_err(|e| Error::internal(e.to_string()))?;
             let landed = match self.store.swap(cas, &bytes) {
                 Ok(()) => true,
                 Err(SwapError::Store(e)) => return Err(unavailable(e)),
@@ -221,18 +221,18 @@ impl<'a, S: KvStore> Repo<'a, S> {
             }
             backoff(attempt);
         }
-        Err(ApiError::unavailable(format!(
+        Err(Error::unavailable(format!(
             "image {id}: compare-and-swap retries used up"
         )))
     }
 
     /// After `cas-failed`: did our write land anyway (Redis), or did we lose?
-    fn landed(&self, key: &str, nonce: &str) -> Result<bool, ApiError> {
+    fn landed(&self, key: &str, nonce: &str) -> Result<bool, Error> {
         let Some(bytes) = self.store.get(key).map_err(unavailable)? else {
             return Ok(false);
         };
         // A record that does not parse is not ours; the retry reports it.
-        Ok(crate::fields::parse(&bytes, Image::from_record)
+        Ok(crate::core::fields::parse(&bytes, Image::from_record)
             .map(|i| i.writes.iter().any(|w| w == nonce))
             .unwrap_or(false))
     }
@@ -240,7 +240,7 @@ impl<'a, S: KvStore> Repo<'a, S> {
     /// Live images with any value of the IMS key `key`: those the tag log
     /// of the plain `key` (value `""`) or the key log of `key` (entries
     /// `key=...`) names, each record checked.
-    pub fn with_key(&self, key: &str) -> Result<(Vec<Image>, usize), ApiError> {
+    pub fn with_key(&self, key: &str) -> Result<(Vec<Image>, usize), Error> {
         let (plain, entries) = (LogId::Tag(key.to_string()), LogId::Key(key.to_string()));
         let (images, skipped) = self.members(&[plain.clone(), entries.clone()])?;
         let images = images
@@ -256,7 +256,7 @@ impl<'a, S: KvStore> Repo<'a, S> {
         &self,
         tags: &[String],
         below: Option<&str>,
-    ) -> Result<Option<Cursor<'a, S>>, ApiError> {
+    ) -> Result<Option<Cursor<'a, S>>, Error> {
         let mut rarest: Option<Cursor<'a, S>> = None;
         for tag in tags {
             let cursor = Cursor::open(self.store, &LogId::Tag(tag.clone()), below)?;
@@ -270,7 +270,7 @@ impl<'a, S: KvStore> Repo<'a, S> {
     /// Live images carrying every tag in `tags` (at least one), reading only
     /// the rarest tag's log and the images it names. Records that do not
     /// parse are skipped and counted, so one bad record cannot hide the rest.
-    pub fn tagged(&self, tags: &[String]) -> Result<(Vec<Image>, usize), ApiError> {
+    pub fn tagged(&self, tags: &[String]) -> Result<(Vec<Image>, usize), Error> {
         let Some(cursor) = self.rarest_tag(tags, None)? else {
             return Ok((Vec::new(), 0));
         };
@@ -283,13 +283,13 @@ impl<'a, S: KvStore> Repo<'a, S> {
     }
 
     /// The live images the logs name, each once.
-    pub fn members(&self, logs: &[LogId]) -> Result<(Vec<Image>, usize), ApiError> {
+    pub fn members(&self, logs: &[LogId]) -> Result<(Vec<Image>, usize), Error> {
         self.drain(self.walk(logs, None)?)
     }
 
     /// The live images a walk names, each once.
     /// One `get` per image: `get-many` fails the request on Spin's Redis store.
-    pub fn drain(&self, mut walk: Merged<'a, S>) -> Result<(Vec<Image>, usize), ApiError> {
+    pub fn drain(&self, mut walk: Merged<'a, S>) -> Result<(Vec<Image>, usize), Error> {
         let (mut images, mut skipped) = (Vec::new(), 0);
         while let Some(entry) = walk.next_entry()? {
             match self.stored(index::entry_id(&entry))? {
@@ -302,7 +302,7 @@ impl<'a, S: KvStore> Repo<'a, S> {
     }
 
     /// The logs merged, walked newest first from below the entry `below`.
-    pub fn walk(&self, logs: &[LogId], below: Option<&str>) -> Result<Merged<'a, S>, ApiError> {
+    pub fn walk(&self, logs: &[LogId], below: Option<&str>) -> Result<Merged<'a, S>, Error> {
         let mut cursors = Vec::with_capacity(logs.len());
         for log in logs {
             cursors.push(Cursor::open(self.store, log, below)?);
@@ -319,7 +319,7 @@ impl<'a, S: KvStore> Repo<'a, S> {
         mut walk: Merged<'a, S>,
         limit: usize,
         accept: &dyn Fn(&Image) -> bool,
-    ) -> Result<(Vec<Image>, bool), ApiError> {
+    ) -> Result<(Vec<Image>, bool), Error> {
         let mut images = Vec::new();
         while let Some(entry) = walk.next_entry()? {
             let Some(Ok(image)) = self.stored(index::entry_id(&entry))? else {
@@ -338,248 +338,4 @@ impl<'a, S: KvStore> Repo<'a, S> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::MemStore;
-
-    const ID: &str = "6f1c1f3e-4b0e-4b8a-9a57-2f1e0d9c3b11";
-
-    fn add_tag(repo: &Repo<'_, MemStore>, id: &str, tag: &str) -> Image {
-        repo.update(id, &mut |img| {
-            img.tags.push(tag.to_string());
-            Ok(Change::Write)
-        })
-        .unwrap()
-    }
-
-    #[test]
-    fn ids_are_claimed_once() {
-        let store = MemStore::default();
-        let repo = Repo::new(&store);
-        repo.create(Image::new(ID.into(), "p".into(), 0)).unwrap();
-        let again = repo
-            .create(Image::new(ID.into(), "p".into(), 0))
-            .unwrap_err();
-        assert_eq!(again.status(), 409);
-    }
-
-    #[test]
-    fn redis_defect_does_not_retry_forever_or_lose_writes() {
-        let store = MemStore::redis();
-        let repo = Repo::new(&store);
-        repo.create(Image::new(ID.into(), "p".into(), 0)).unwrap();
-        add_tag(&repo, ID, "a");
-        add_tag(&repo, ID, "b");
-        assert_eq!(repo.load(ID).unwrap().unwrap().tags, vec!["a", "b"]);
-    }
-
-    #[test]
-    fn concurrent_writers_keep_every_tag() {
-        for store in [MemStore::default(), MemStore::redis()] {
-            let repo = Repo::new(&store);
-            repo.create(Image::new(ID.into(), "p".into(), 0)).unwrap();
-            std::thread::scope(|s| {
-                for n in 0..20 {
-                    let repo = Repo::new(&store);
-                    s.spawn(move || add_tag(&repo, ID, &format!("t{n}")));
-                }
-            });
-            let tags = repo.load(ID).unwrap().unwrap().tags;
-            assert_eq!(tags.len(), 20, "{tags:?}");
-        }
-    }
-
-    #[test]
-    fn the_index_finds_tagged_images_and_ignores_stale_entries() {
-        let store = MemStore::default();
-        let repo = Repo::new(&store);
-        let other = "7f1c1f3e-4b0e-4b8a-9a57-2f1e0d9c3b11";
-        let mut a = Image::new(ID.into(), "p".into(), 0);
-        a.tags = vec!["x".into(), "y".into()];
-        repo.create(a).unwrap();
-        repo.create(Image::new(other.into(), "p".into(), 0))
-            .unwrap();
-        add_tag(&repo, other, "x");
-        let (found, _) = repo.tagged(&["x".into()]).unwrap();
-        assert_eq!(found.len(), 2);
-        let (found, _) = repo.tagged(&["x".into(), "y".into()]).unwrap();
-        assert_eq!(found.len(), 1);
-        repo.update(ID, &mut |img| {
-            img.tags.retain(|t| t != "x");
-            Ok(Change::Write)
-        })
-        .unwrap();
-        let (found, _) = repo.tagged(&["x".into()]).unwrap();
-        assert_eq!(
-            found.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
-            vec![other]
-        );
-        assert!(repo.tagged(&["nothing".into()]).unwrap().0.is_empty());
-    }
-
-    #[test]
-    fn tag_churn_keeps_the_tag_log_bounded() {
-        for store in [MemStore::default(), MemStore::redis()] {
-            let repo = Repo::new(&store);
-            let keeper = "7f1c1f3e-4b0e-4b8a-9a57-2f1e0d9c3b11";
-            repo.create(Image::new(ID.into(), "p".into(), 0)).unwrap();
-            repo.create(Image::new(keeper.into(), "p".into(), 0))
-                .unwrap();
-            add_tag(&repo, keeper, "churn");
-            for _ in 0..1000 {
-                add_tag(&repo, ID, "churn");
-                repo.update(ID, &mut |img| {
-                    img.tags.clear();
-                    Ok(Change::Write)
-                })
-                .unwrap();
-            }
-            let log = LogId::Tag("churn".into());
-            let size = Cursor::open(&store, &log, None).unwrap().size;
-            assert!(size < 300, "2,000 appends left {size} items");
-            let prefix = log.base();
-            let keys = store
-                .keys()
-                .unwrap()
-                .into_iter()
-                .filter(|k| k.starts_with(&prefix))
-                .count();
-            assert!(keys < 30, "{keys} keys");
-            let (found, _) = repo.tagged(&["churn".into()]).unwrap();
-            assert_eq!(
-                found.into_iter().map(|i| i.id).collect::<Vec<_>>(),
-                vec![keeper]
-            );
-        }
-    }
-
-    #[test]
-    fn the_key_index_finds_any_value_of_a_key() {
-        let store = MemStore::default();
-        let repo = Repo::new(&store);
-        let ids = [
-            "00000000-0000-4000-8000-000000000001",
-            "00000000-0000-4000-8000-000000000002",
-            "00000000-0000-4000-8000-000000000003",
-            "00000000-0000-4000-8000-000000000004",
-        ];
-        for id in ids {
-            repo.create(Image::new(id.into(), "p".into(), 0)).unwrap();
-        }
-        let [a, b, c, d] = ids;
-        add_tag(&repo, a, "env=prod");
-        add_tag(&repo, b, "env");
-        add_tag(&repo, c, "env=dev");
-        add_tag(&repo, d, "envx=1");
-        let found = |key: &str| {
-            let mut ids: Vec<String> = repo
-                .with_key(key)
-                .unwrap()
-                .0
-                .into_iter()
-                .map(|i| i.id)
-                .collect();
-            ids.sort();
-            ids
-        };
-        assert_eq!(found("env"), vec![a, b, c]);
-        // A stale entry (the value changed, the key went) is checked away.
-        repo.update(c, &mut |img| {
-            img.tags = vec!["other=1".into()];
-            Ok(Change::Write)
-        })
-        .unwrap();
-        assert_eq!(found("env"), vec![a, b]);
-        assert_eq!(found("other"), vec![c]);
-        assert!(found("nothing").is_empty());
-    }
-
-    #[test]
-    fn a_key_value_entry_is_indexed_under_its_key_too() {
-        let store = MemStore::default();
-        let repo = Repo::new(&store);
-        let other = "7f1c1f3e-4b0e-4b8a-9a57-2f1e0d9c3b11";
-        repo.create(Image::new(ID.into(), "p".into(), 0)).unwrap();
-        repo.create(Image::new(other.into(), "p".into(), 0))
-            .unwrap();
-        add_tag(&repo, ID, "os=linux");
-        add_tag(&repo, other, "plain");
-        let members = |log: LogId| {
-            let images = repo.members(&[log]).unwrap().0;
-            images.into_iter().map(|i| i.id).collect::<Vec<_>>()
-        };
-        assert_eq!(members(LogId::Tag("os=linux".into())), vec![ID.to_string()]);
-        assert_eq!(members(LogId::Key("os".into())), vec![ID.to_string()]);
-        assert!(members(LogId::Key("plain".into())).is_empty());
-    }
-
-    #[test]
-    fn changing_a_keys_value_keeps_it_under_its_key() {
-        let store = MemStore::redis();
-        let repo = Repo::new(&store);
-        repo.create(Image::new(ID.into(), "p".into(), 0)).unwrap();
-        for value in ["v1", "v2", "v3", "v1"] {
-            repo.update(ID, &mut |img| {
-                img.tags.retain(|t| !t.starts_with("env="));
-                img.tags.push(format!("env={value}"));
-                Ok(Change::Write)
-            })
-            .unwrap();
-        }
-        assert_eq!(repo.with_key("env").unwrap().0.len(), 1);
-        assert_eq!(repo.tagged(&["env=v1".into()]).unwrap().0.len(), 1);
-        assert!(repo.tagged(&["env=v3".into()]).unwrap().0.is_empty());
-    }
-
-    #[test]
-    fn deleted_images_are_tombstones() {
-        let store = MemStore::default();
-        let repo = Repo::new(&store);
-        repo.create(Image::new(ID.into(), "p".into(), 0)).unwrap();
-        repo.update(ID, &mut |img| {
-            img.deleted = true;
-            Ok(Change::Write)
-        })
-        .unwrap();
-        assert!(repo.load(ID).unwrap().is_none());
-        assert_eq!(
-            repo.update(ID, &mut |_| Ok(Change::Write))
-                .unwrap_err()
-                .status(),
-            404
-        );
-        assert_eq!(
-            repo.create(Image::new(ID.into(), "p".into(), 0))
-                .unwrap_err()
-                .status(),
-            409
-        );
-    }
-
-    #[test]
-    fn a_bad_record_is_a_500_and_skipped_in_lists() {
-        let store = MemStore::default();
-        let repo = Repo::new(&store);
-        repo.create(Image::new(ID.into(), "p".into(), 0)).unwrap();
-        store.set(&keys::image(ID), b"{not json").unwrap();
-        assert_eq!(repo.load(ID).unwrap_err().status(), 500);
-        let (images, skipped) = repo.members(&[LogId::All]).unwrap();
-        assert!(images.is_empty());
-        assert_eq!(skipped, 1);
-    }
-
-    #[test]
-    fn store_outage_is_503() {
-        let store = MemStore::default();
-        let repo = Repo::new(&store);
-        repo.create(Image::new(ID.into(), "p".into(), 0)).unwrap();
-        store.down.store(true, std::sync::atomic::Ordering::SeqCst);
-        assert_eq!(repo.load(ID).unwrap_err().status(), 503);
-        assert_eq!(
-            repo.update(ID, &mut |_| Ok(Change::Write))
-                .unwrap_err()
-                .status(),
-            503
-        );
-    }
-}
+mod tests;

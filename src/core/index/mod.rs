@@ -26,10 +26,10 @@ pub mod cursor;
 pub mod runs;
 pub mod tail;
 
-use crate::http::ApiError;
-use crate::image::Image;
-use crate::keys::sha256_hex;
-use crate::store::{unavailable, KvStore};
+use crate::core::error::Error;
+use crate::core::image::Image;
+use crate::core::keys::sha256_hex;
+use crate::core::store::{unavailable, KvStore};
 
 /// One log. Its keys share the prefix [`LogId::base`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,7 +69,8 @@ impl LogId {
 
 /// The key `k` of an IMS entry `k=v`; a plain tag has none.
 fn entry_key(tag: &str) -> Option<&str> {
-    tag.split_once('=').map(|(key, _)| key)
+    let (key, value) = crate::core::tag::split(tag);
+    value.map(|_| key)
 }
 
 /// Every log `image` belongs in.
@@ -113,7 +114,7 @@ pub fn entry_id(entry: &str) -> &str {
 /// writer appends them again.
 pub const EPOCH: &str = "ix:epoch";
 
-pub fn epoch<S: KvStore>(store: &S) -> Result<Option<Vec<u8>>, ApiError> {
+pub fn epoch<S: KvStore>(store: &S) -> Result<Option<Vec<u8>>, Error> {
     store.get(EPOCH).map_err(unavailable)
 }
 

@@ -28,6 +28,12 @@ pub fn decode(raw: &str) -> Result<String, DecodeError> {
         .map_err(|_| DecodeError::NotUtf8)
 }
 
+/// An id from a path segment. One that does not decode cannot be a stored
+/// id: it is kept raw, and gets the same 404 as any unknown id.
+pub fn decode_id(raw: &str) -> String {
+    decode(raw).unwrap_or_else(|_| raw.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

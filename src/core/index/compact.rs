@@ -19,9 +19,9 @@ use super::runs::{
     self, page_counter_key, page_key, root_claim_key, root_key, Page, Root, PAGE_MAX,
 };
 use super::{entry_id, tail, unavailable, LogId, EPOCH};
-use crate::http::ApiError;
-use crate::random;
-use crate::store::{KvStore, SwapError};
+use crate::core::error::Error;
+use crate::core::random;
+use crate::core::store::{KvStore, SwapError};
 use std::collections::BTreeSet;
 
 /// Three times [`tail::WRITER_DEADLINE`]: instances' clocks may disagree by
@@ -37,16 +37,9 @@ enum Slot {
     Busy,
 }
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
-}
-
 /// Read a tail slot for merging; where appends join slots, seal it first so
 /// that nothing lands in it after this read.
-fn take<S: KvStore>(store: &S, key: &str, joins: bool) -> Result<Slot, ApiError> {
+fn take<S: KvStore>(store: &S, key: &str, joins: bool) -> Result<Slot, Error> {
     if !joins {
         return Ok(match store.get(key).map_err(unavailable)? {
             Some(v) => Slot::Items(tail::items(&v).1),
@@ -75,7 +68,7 @@ fn take<S: KvStore>(store: &S, key: &str, joins: bool) -> Result<Slot, ApiError>
 type Watched<S> = (Vec<u8>, <S as KvStore>::Cas);
 
 /// Create the root once: the winner of its claim writes the empty one.
-fn watch_root<S: KvStore>(store: &S, base: &str) -> Result<Option<Watched<S>>, ApiError> {
+fn watch_root<S: KvStore>(store: &S, base: &str) -> Result<Option<Watched<S>>, Error> {
     let key = root_key(base);
     if let (Some(raw), cas) = store.watch(&key).map_err(unavailable)? {
         return Ok(Some((raw, cas)));
@@ -105,15 +98,15 @@ fn watch_root<S: KvStore>(store: &S, base: &str) -> Result<Option<Watched<S>>, A
 pub fn compact<S: KvStore>(
     store: &S,
     log: &LogId,
-    belongs: &mut dyn FnMut(&str) -> Result<bool, ApiError>,
-) -> Result<(), ApiError> {
+    belongs: &mut dyn FnMut(&str) -> Result<bool, Error>,
+) -> Result<(), Error> {
     let base = log.base();
     let Some((raw, cas)) = watch_root(store, &base)? else {
         return Ok(());
     };
     let root = Root::parse(&base, Some(&raw))?;
     let (len, joins) = tail::counter(store, &base)?;
-    let now = unix_now();
+    let now = crate::core::time::now();
     let (mut items, mut merged, mut pending, mut upto) = (Vec::new(), Vec::new(), Vec::new(), len);
     let earlier = root
         .pending
@@ -251,8 +244,8 @@ pub fn compact<S: KvStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::index::cursor::Cursor;
-    use crate::store::MemStore;
+    use crate::core::index::cursor::Cursor;
+    use crate::core::store::MemStore;
 
     fn entry(n: usize) -> String {
         format!("2026-01-01T00:00:00Z00000000-0000-4000-8000-{n:012}")

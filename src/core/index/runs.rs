@@ -14,8 +14,8 @@
 //!   after that it changes only by compare-and-swap on a key that exists.
 
 use super::unavailable;
-use crate::http::ApiError;
-use crate::store::KvStore;
+use crate::core::error::Error;
+use crate::core::store::KvStore;
 use serde_json::Value;
 
 /// Entries a page holds at most; a compaction splits a fuller one. ~14 KB.
@@ -58,11 +58,11 @@ pub fn page_counter_key(base: &str) -> String {
 
 impl Root {
     /// A missing root is the empty one; one that does not parse is a 500.
-    pub fn parse(base: &str, bytes: Option<&[u8]>) -> Result<Root, ApiError> {
+    pub fn parse(base: &str, bytes: Option<&[u8]>) -> Result<Root, Error> {
         let Some(bytes) = bytes else {
             return Ok(Root::default());
         };
-        let bad = || ApiError::internal(format!("{} does not parse", root_key(base)));
+        let bad = || Error::internal(format!("{} does not parse", root_key(base)));
         let v: Value = serde_json::from_slice(bytes).map_err(|_| bad())?;
         let mut pages = Vec::new();
         for p in v.get("p").and_then(Value::as_array).into_iter().flatten() {
@@ -150,11 +150,7 @@ impl Root {
 }
 
 /// A page's entries, newest first; `None` once it has been replaced.
-pub fn read_page<S: KvStore>(
-    store: &S,
-    base: &str,
-    id: i64,
-) -> Result<Option<Vec<String>>, ApiError> {
+pub fn read_page<S: KvStore>(store: &S, base: &str, id: i64) -> Result<Option<Vec<String>>, Error> {
     Ok(store
         .get(&page_key(base, id))
         .map_err(unavailable)?

@@ -1,6 +1,7 @@
-//! The tag rules of SPEC section 2, step 4.
+//! The tag rules of SPEC section 2, step 4, and the `k=v` view of a tag
+//! that IMS's key/value tags (SPEC section 9) and the key logs share.
 
-use crate::segment::{self, DecodeError};
+use crate::core::segment::{self, DecodeError};
 
 pub const MAX_TAG_CHARS: usize = 255;
 
@@ -69,6 +70,25 @@ pub fn from_segment(raw: &str, full: bool) -> Result<String, TagError> {
         return Err(TagError::Empty);
     }
     Ok(tag)
+}
+
+/// A tag as IMS's key/value view reads it: `k=v` is key `k` with value
+/// `v`, split at the first `=`; a plain `k` is key `k` without one. The
+/// indexes (a key's log) and the IMS routes both read tags through this.
+pub fn split(tag: &str) -> (&str, Option<&str>) {
+    match tag.split_once('=') {
+        Some((key, value)) => (key, Some(value)),
+        None => (tag, None),
+    }
+}
+
+/// The tag a key/value pair is stored as: an empty value is the plain key.
+pub fn join(key: &str, value: &str) -> String {
+    if value.is_empty() {
+        key.to_string()
+    } else {
+        format!("{key}={value}")
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 //! `k=v` is key `k` with value `v`, split at the first `=`. An empty value
 //! is stored as the plain `k`, so both views always name the same entries.
 
-use serde_json::Value;
+use crate::core::error::Error;
+use crate::core::tag;
+use serde_json::{json, Value};
 
 pub const MAX_KEY_CHARS: usize = 128;
 pub const MAX_VALUE_CHARS: usize = 255;
@@ -28,24 +30,18 @@ impl KeyValue {
     }
 
     pub fn to_json(&self) -> Value {
-        super::object([
-            ("key", Value::String(self.key.clone())),
-            ("value", Value::String(self.value.clone())),
-        ])
+        json!({"key": self.key, "value": self.value})
     }
 }
 
-/// (key, value) of a native entry, split at the first `=`.
+/// (key, value) of a native entry, split at the first `=`; `""` for none.
 pub fn split(entry: &str) -> (&str, &str) {
-    entry.split_once('=').unwrap_or((entry, ""))
+    let (key, value) = tag::split(entry);
+    (key, value.unwrap_or(""))
 }
 
 pub fn entry(key: &str, value: &str) -> String {
-    if value.is_empty() {
-        key.to_string()
-    } else {
-        format!("{key}={value}")
-    }
+    tag::join(key, value)
 }
 
 /// Every entry of a tag list as a key/value pair, in list order.
@@ -170,14 +166,20 @@ pub fn validate_lengths(kv: &KeyValue) -> Result<(), RuleError> {
 
 /// Apply `set` for each tag, refusing a new key that takes the list past
 /// `limit`. Updating keys the image has is fine at (or past) the limit.
-pub fn set_all(tags: &mut Vec<String>, kvs: &[KeyValue], limit: usize) -> Result<(), RuleError> {
+pub fn set_all(
+    image: &str,
+    tags: &mut Vec<String>,
+    kvs: &[KeyValue],
+    limit: usize,
+) -> Result<(), Error> {
     for kv in kvs {
         if set(tags, kv) == Set::Added && tags.len() > limit {
-            return Err(format!(
-                "An image takes at most {limit} tags; adding key {:?} would make {}.",
-                kv.key,
-                tags.len()
-            ));
+            return Err(Error::TooManyTags {
+                image: image.to_string(),
+                attempted: tags.len(),
+                max: limit,
+                key: Some(kv.key.clone()),
+            });
         }
     }
     Ok(())
@@ -235,9 +237,13 @@ mod tests {
     #[test]
     fn the_limit_refuses_new_keys_only() {
         let mut tags = list(&["a", "b"]);
-        let err = set_all(&mut tags.clone(), &[KeyValue::new("c", "")], 2).unwrap_err();
-        assert!(err.contains("at most 2"), "{err}");
+        let err = set_all("i", &mut tags.clone(), &[KeyValue::new("c", "")], 2).unwrap_err();
+        assert!(
+            matches!(&err, Error::TooManyTags { max: 2, attempted: 3, key: Some(k), .. } if k == "c"),
+            "{err:?}"
+        );
         set_all(
+            "i",
             &mut tags,
             &[KeyValue::new("a", "1"), KeyValue::new("b", "2")],
             2,
@@ -246,9 +252,9 @@ mod tests {
         assert_eq!(tags, list(&["a=1", "b=2"]));
         // Past the limit already (native routes): updates still work.
         let mut tags = list(&["a", "b", "c"]);
-        set_all(&mut tags, &[KeyValue::new("c", "3")], 2).unwrap();
-        assert!(set_all(&mut tags, &[KeyValue::new("d", "")], 2).is_err());
-        set_all(&mut tags, &[KeyValue::new("d", "")], 4).unwrap();
+        set_all("i", &mut tags, &[KeyValue::new("c", "3")], 2).unwrap();
+        assert!(set_all("i", &mut tags, &[KeyValue::new("d", "")], 2).is_err());
+        set_all("i", &mut tags, &[KeyValue::new("d", "")], 4).unwrap();
     }
 
     #[test]

@@ -6,8 +6,8 @@
 pub struct StoreError(pub String);
 
 /// A store fault as every caller answers it: 503, naming the store.
-pub fn unavailable(e: StoreError) -> crate::http::ApiError {
-    crate::http::ApiError::unavailable(format!("key-value store: {}", e.0))
+pub fn unavailable(e: StoreError) -> crate::core::error::Error {
+    crate::core::error::Error::unavailable(format!("key-value store: {}", e.0))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

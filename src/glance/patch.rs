@@ -4,10 +4,12 @@
 //! error messages) cost ~30 KB of wasm; a unit test checks the two agree,
 //! messages included. What each path means is Glance's.
 
-use crate::auth::identity::Identity;
-use crate::http::{echo, ApiError};
-use crate::image::{check_tag_quota, tags_from_json, Image};
-use crate::policy;
+use crate::core::error::Error;
+use crate::core::identity::Identity;
+use crate::core::image::Image;
+use crate::core::policy;
+use crate::glance::validate::{check_tag_quota, tags_from_json, Settable};
+use crate::http::echo;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use std::fmt;
@@ -29,7 +31,7 @@ pub struct Patch(pub Vec<PatchOperation>);
 const VARIANTS: &[&str] = &["add", "remove", "replace", "move", "copy", "test"];
 
 fn invalid_type<E: de::Error>(v: &Value, expected: &str) -> E {
-    E::custom(crate::fields::invalid(v, expected))
+    E::custom(crate::core::fields::invalid(v, expected))
 }
 
 /// The `op` tag: its position in [`VARIANTS`].
@@ -372,7 +374,7 @@ pub const MEDIA_TYPES: &[&str] = &[
 ];
 
 /// Check the content type and parse the body into operations.
-pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Patch, ApiError> {
+pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Patch, Error> {
     let media = content_type
         .unwrap_or_default()
         .split(';')
@@ -381,13 +383,13 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Patch, ApiError>
         .trim()
         .to_ascii_lowercase();
     if !MEDIA_TYPES.contains(&media.as_str()) {
-        return Err(ApiError::UnsupportedMediaType(format!(
+        return Err(Error::UnsupportedMediaType(format!(
             "Unsupported Content-Type: use {}.",
             MEDIA_TYPES.join(" or ")
         )));
     }
     parse_ops(body).map_err(|e| {
-        ApiError::BadRequest(format!(
+        Error::BadRequest(format!(
             "The request body is not a valid JSON Patch of add, replace and remove operations: {e}"
         ))
     })
@@ -395,12 +397,12 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Patch, ApiError>
 
 /// The single property a path names: `/name` → `name`. Deeper paths are
 /// refused as Glance refuses them (`/tags/0`, `/tags/-`).
-fn property(path: &str) -> Result<String, ApiError> {
+fn property(path: &str) -> Result<String, Error> {
     let mut tokens = path.strip_prefix('/').map(|p| p.split('/'));
     let mut next = || tokens.as_mut().and_then(Iterator::next);
     match (next(), next()) {
         (Some(first), None) if !first.is_empty() => Ok(first.replace("~1", "/").replace("~0", "~")),
-        _ => Err(ApiError::BadRequest(format!(
+        _ => Err(Error::BadRequest(format!(
             "Invalid JSON pointer for this resource: '{}'",
             echo(path)
         ))),
@@ -414,7 +416,7 @@ fn set(
     who: &Identity,
     quota: Option<usize>,
     must_exist: bool,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     match name {
         "tags" => {
             let tags = tags_from_json(value, &image.tags)?;
@@ -423,21 +425,21 @@ fn set(
         }
         "owner" => {
             if !who.is_admin() {
-                return Err(ApiError::Forbidden(
+                return Err(Error::Forbidden(
                     "You are not authorized to complete modify_image action.".into(),
                 ));
             }
             image.owner = value.as_str().map(str::to_string);
         }
         "visibility" if value.as_str() == Some("public") && !policy::can_publicize(who) => {
-            return Err(ApiError::Forbidden(
+            return Err(Error::Forbidden(
                 "You are not authorized to complete publicize_image action.".into(),
             ))
         }
         _ => {
             let is_extra = image.property(name).is_none() && !is_base(name);
             if must_exist && is_extra && !image.extra.contains_key(name) {
-                return Err(ApiError::Conflict(format!(
+                return Err(Error::Conflict(format!(
                     "Property {} does not exist.",
                     echo(name)
                 )));
@@ -468,7 +470,7 @@ pub fn apply(
     patch: &Patch,
     who: &Identity,
     quota: Option<usize>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     for op in &patch.0 {
         match op {
             // RFC 6902: `add` on an existing member replaces it.
@@ -483,7 +485,7 @@ pub fn apply(
                 name => image.remove_property(name)?,
             },
             PatchOperation::Unsupported => {
-                return Err(ApiError::BadRequest(
+                return Err(Error::BadRequest(
                     "Only the add, replace and remove operations are supported.".into(),
                 ))
             }
@@ -498,7 +500,7 @@ mod tests {
 
     const CT: Option<&str> = Some("application/openstack-images-v2.1-json-patch");
 
-    fn patched(ops: &str, who: &Identity) -> Result<Image, ApiError> {
+    fn patched(ops: &str, who: &Identity) -> Result<Image, Error> {
         let mut img = Image::new("i".into(), "p".into(), 0);
         img.tags = vec!["old".into()];
         img.extra.insert("hw".into(), "x".into());

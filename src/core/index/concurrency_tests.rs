@@ -4,9 +4,9 @@
 
 use super::cursor::Cursor;
 use super::{entry, LogId};
-use crate::image::Image;
-use crate::repo::{Change, Repo};
-use crate::store::{KvStore, MemStore, StoreError, SwapError};
+use crate::core::image::Image;
+use crate::core::repo::{Change, Repo};
+use crate::core::store::{KvStore, MemStore, StoreError, SwapError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 

@@ -5,6 +5,14 @@
 
 use chrono::{DateTime, NaiveDate, SecondsFormat};
 
+/// Unix seconds now; the epoch when the clock is before it.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
 /// `2026-11-28T01:44:36Z`; outside chrono's range, the epoch.
 pub fn format(unix_seconds: i64) -> String {
     DateTime::from_timestamp(unix_seconds, 0)

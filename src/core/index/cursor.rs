@@ -5,8 +5,8 @@
 
 use super::runs::{read_page, root_key, Page, Root};
 use super::{tail, unavailable, LogId};
-use crate::http::ApiError;
-use crate::store::KvStore;
+use crate::core::error::Error;
+use crate::core::store::KvStore;
 
 /// Re-reads of the root a walk allows when compactions replace pages under
 /// it, before it answers 503.
@@ -29,7 +29,7 @@ pub struct Cursor<'a, S: KvStore> {
 }
 
 impl<'a, S: KvStore> Cursor<'a, S> {
-    pub fn open(store: &'a S, log: &LogId, below: Option<&str>) -> Result<Self, ApiError> {
+    pub fn open(store: &'a S, log: &LogId, below: Option<&str>) -> Result<Self, Error> {
         let mut cursor = Cursor {
             store,
             base: log.base(),
@@ -47,7 +47,7 @@ impl<'a, S: KvStore> Cursor<'a, S> {
     }
 
     /// Read the root and the tail it leaves unmerged, as one snapshot.
-    fn load(&mut self) -> Result<(), ApiError> {
+    fn load(&mut self) -> Result<(), Error> {
         let key = root_key(&self.base);
         for _ in 0..RESTARTS {
             let before = self.store.get(&key).map_err(unavailable)?;
@@ -75,14 +75,14 @@ impl<'a, S: KvStore> Cursor<'a, S> {
             self.page.clear();
             return Ok(());
         }
-        Err(ApiError::unavailable(format!(
+        Err(Error::unavailable(format!(
             "{}: compactions kept replacing the index under the read",
             self.base
         )))
     }
 
     /// The next entry, newest first, each once.
-    pub fn next_entry(&mut self) -> Result<Option<String>, ApiError> {
+    pub fn next_entry(&mut self) -> Result<Option<String>, Error> {
         loop {
             if self.page.is_empty() && self.next_page < self.pages.len() {
                 let Some(id) = self.pages.get(self.next_page).map(|p| p.id) else {
@@ -92,7 +92,7 @@ impl<'a, S: KvStore> Cursor<'a, S> {
                     // Replaced by a compaction since the root was read.
                     self.restarts += 1;
                     if self.restarts > RESTARTS {
-                        return Err(ApiError::unavailable(format!(
+                        return Err(Error::unavailable(format!(
                             "{}: pages kept being replaced under the read",
                             self.base
                         )));
@@ -134,7 +134,7 @@ pub struct Merged<'a, S: KvStore> {
 }
 
 impl<'a, S: KvStore> Merged<'a, S> {
-    pub fn new(cursors: Vec<Cursor<'a, S>>) -> Result<Self, ApiError> {
+    pub fn new(cursors: Vec<Cursor<'a, S>>) -> Result<Self, Error> {
         let mut heads = Vec::with_capacity(cursors.len());
         for mut c in cursors {
             let head = c.next_entry()?;
@@ -146,7 +146,7 @@ impl<'a, S: KvStore> Merged<'a, S> {
         })
     }
 
-    pub fn next_entry(&mut self) -> Result<Option<String>, ApiError> {
+    pub fn next_entry(&mut self) -> Result<Option<String>, Error> {
         loop {
             let newest = self
                 .cursors

@@ -1,7 +1,8 @@
 //! Who may see and change an image (SPEC section 4).
 
-use crate::auth::identity::Identity;
-use crate::image::Image;
+use crate::core::error::Error;
+use crate::core::identity::Identity;
+use crate::core::image::Image;
 
 /// `public` and `community` images are for everyone; `shared` and `private`
 /// ones for the owning project's readers and for admins.
@@ -25,7 +26,17 @@ pub fn can_publicize(who: &Identity) -> bool {
     who.is_admin()
 }
 
-pub const MODIFY_DENIED: &str = "You are not authorized to complete modify_image action.";
+/// Seen but not changeable: 403. Not seen: 404, so ids of others' private
+/// images do not leak.
+pub fn check_modify(who: &Identity, image: &Image, id: &str) -> Result<(), Error> {
+    if !can_see(who, image) {
+        return Err(Error::image_not_found(id));
+    }
+    if !can_modify(who, image) {
+        return Err(Error::ModifyDenied);
+    }
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {

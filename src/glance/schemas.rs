@@ -23,7 +23,7 @@ pub fn images() -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::image::{CONTAINER_FORMATS, DISK_FORMATS, VISIBILITIES};
+    use crate::glance::validate::{CONTAINER_FORMATS, DISK_FORMATS, VISIBILITIES};
     use serde_json::{json, Value};
 
     // The documents as first written with `json!`: the served text must be
