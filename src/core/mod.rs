@@ -3,7 +3,6 @@
 //! no identity scheme, no configuration.
 
 pub mod error;
-pub mod fields;
 pub mod identity;
 pub mod image;
 pub mod index;

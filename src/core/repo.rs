@@ -41,7 +41,7 @@ pub struct Repo<'a, S: KvStore> {
 /// before its first append, and the logs due a compaction.
 #[derive(Default)]
 struct Indexed {
-    // Vecs: a write touches a few logs, and a set of them costs the .wasm.
+    // Vecs: a write touches a few logs.
     appended: Vec<LogId>,
     epoch: Option<Option<Vec<u8>>>,
     due: Vec<LogId>,
@@ -123,7 +123,7 @@ fn backoff(attempt: u32) {
 }
 
 pub fn parse_image(id: &str, bytes: &[u8]) -> Result<Image, Error> {
-    crate::core::fields::parse(bytes, Image::from_record)
+    serde_json::from_slice::<Image>(bytes)
         .map_err(|e| Error::internal(format!("stored record of image {id} does not parse: {e}")))
 }
 
@@ -232,7 +232,7 @@ impl<'a, S: KvStore> Repo<'a, S> {
             return Ok(false);
         };
         // A record that does not parse is not ours; the retry reports it.
-        Ok(crate::core::fields::parse(&bytes, Image::from_record)
+        Ok(serde_json::from_slice::<Image>(&bytes)
             .map(|i| i.writes.iter().any(|w| w == nonce))
             .unwrap_or(false))
     }

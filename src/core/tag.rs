@@ -5,30 +5,25 @@ use crate::core::segment::{self, DecodeError};
 
 pub const MAX_TAG_CHARS: usize = 255;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TagError {
+    #[error("Tag is not valid percent-encoding.")]
     BadEncoding,
+    #[error("Tag does not decode to valid UTF-8.")]
     NotUtf8,
+    #[error("Tag must not be empty.")]
     Empty,
+    #[error("Tag must not contain '='.")]
     ContainsEquals,
+    #[error("Tag must not contain control characters (U+0000 to U+001F, U+007F).")]
     ControlCharacter,
+    #[error("Tag is {0} characters long; at most {MAX_TAG_CHARS} are allowed.")]
     TooLong(usize),
 }
 
 impl TagError {
     pub fn message(&self) -> String {
-        match self {
-            TagError::BadEncoding => "Tag is not valid percent-encoding.".into(),
-            TagError::NotUtf8 => "Tag does not decode to valid UTF-8.".into(),
-            TagError::Empty => "Tag must not be empty.".into(),
-            TagError::ContainsEquals => "Tag must not contain '='.".into(),
-            TagError::ControlCharacter => {
-                "Tag must not contain control characters (U+0000 to U+001F, U+007F).".into()
-            }
-            TagError::TooLong(n) => {
-                format!("Tag is {n} characters long; at most {MAX_TAG_CHARS} are allowed.")
-            }
-        }
+        self.to_string()
     }
 }
 

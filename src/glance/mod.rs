@@ -8,6 +8,7 @@ pub mod handlers;
 pub mod listing;
 pub mod patch;
 pub mod schemas;
+pub mod serde_words;
 pub mod tags;
 pub mod validate;
 pub mod view;

@@ -31,7 +31,7 @@ pub struct Patch(pub Vec<PatchOperation>);
 const VARIANTS: &[&str] = &["add", "remove", "replace", "move", "copy", "test"];
 
 fn invalid_type<E: de::Error>(v: &Value, expected: &str) -> E {
-    E::custom(crate::core::fields::invalid(v, expected))
+    E::custom(super::serde_words::invalid(v, expected))
 }
 
 /// The `op` tag: its position in [`VARIANTS`].

@@ -177,8 +177,6 @@ pub fn tags_from_json(value: &Value, kept: &[String]) -> Result<Vec<String>, Err
     let items = value
         .as_array()
         .ok_or_else(|| Error::BadRequest("Invalid value for 'tags': not an array.".into()))?;
-    // Sets of `&String`, as `repo` keeps them: one instantiation of the
-    // B-tree code in the .wasm, not two (a set of `&str` cost 12 KB).
     let kept: BTreeSet<&String> = kept.iter().collect();
     let mut seen: BTreeSet<&String> = BTreeSet::new();
     let mut tags: Vec<String> = Vec::with_capacity(items.len());

@@ -1,6 +1,6 @@
-//! The IMS tag API's paths (the ones huaweicloudsdkims calls), parsed from
-//! the method and the raw path into one [`Endpoint`]. Segments stay raw, as
-//! in the Glance table: handlers decode them.
+//! The IMS tag API's paths (the ones huaweicloudsdkims calls), matched with
+//! `matchit` as Glance's are: the method and the raw path give one
+//! [`Endpoint`]. Segments stay raw: handlers decode them.
 
 pub use crate::http::RouteError;
 
@@ -77,68 +77,98 @@ impl Endpoint {
     }
 }
 
-fn not_allowed(allow: &'static str) -> Result<Endpoint, RouteError> {
-    Err(RouteError::MethodNotAllowed { allow })
+#[derive(Clone, Copy)]
+enum Path {
+    ProjectTags,
+    Search,
+    ImageTags,
+    Tag,
+    EmptyTag,
+    Legacy,
+    LegacyDelete,
+}
+
+/// (pattern, path, `Allow` header): the whole API on one screen. A key
+/// may be empty (400 later, naming the rule); project and image ids not.
+const TABLE: &[(&str, Path, &str)] = &[
+    ("/v2/{project_id}/images/tags", Path::ProjectTags, "GET"),
+    (
+        "/v2/{project_id}/images/resource_instances/action",
+        Path::Search,
+        "POST",
+    ),
+    (
+        "/v2/{project_id}/images/{image_id}/tags",
+        Path::ImageTags,
+        "GET, POST",
+    ),
+    (
+        "/v2/{project_id}/images/{image_id}/tags/{key}",
+        Path::Tag,
+        "DELETE",
+    ),
+    (
+        "/v2/{project_id}/images/{image_id}/tags/",
+        Path::EmptyTag,
+        "DELETE",
+    ),
+    ("/v1/cloudimages/tags", Path::Legacy, "GET, PUT"),
+    (
+        "/v1/{project_id}/cloudimages/{image_id}/tags/delete",
+        Path::LegacyDelete,
+        "DELETE",
+    ),
+];
+
+fn router() -> matchit::Router<(Path, &'static str)> {
+    let mut router = matchit::Router::new();
+    for (pattern, path, allow) in TABLE {
+        // The table is fixed; a unit test checks that every pattern inserts.
+        let _ = router.insert(*pattern, (*path, *allow));
+    }
+    router
 }
 
 pub fn parse(method: &str, raw_path: &str) -> Result<Endpoint, RouteError> {
-    let segments: Vec<&str> = raw_path.split('/').collect();
-    let s = |x: &&str| x.to_string();
-    // Project and image ids are non-empty; a key may be empty (400 later).
-    let named = |x: &&str| !x.is_empty();
-    match segments.as_slice() {
-        ["", "v2", p, "images", "tags"] if named(p) => match method {
-            "GET" => Ok(Endpoint::ProjectTags { project_id: s(p) }),
-            _ => not_allowed("GET"),
+    let router = router();
+    let found = router.at(raw_path).map_err(|_| RouteError::NotFound)?;
+    let (path, allow) = *found.value;
+    let param = |name: &str| found.params.get(name).unwrap_or_default().to_string();
+    let (project_id, image_id, key) = (param("project_id"), param("image_id"), param("key"));
+    let endpoint = match (path, method) {
+        (Path::ProjectTags, "GET") => Endpoint::ProjectTags { project_id },
+        (Path::Search, "POST") => Endpoint::ResourceInstances { project_id },
+        (Path::ImageTags, "GET") => Endpoint::ImageTags {
+            project_id,
+            image_id,
         },
-        ["", "v2", p, "images", "resource_instances", "action"] if named(p) => match method {
-            "POST" => Ok(Endpoint::ResourceInstances { project_id: s(p) }),
-            _ => not_allowed("POST"),
+        (Path::ImageTags, "POST") => Endpoint::AddTag {
+            project_id,
+            image_id,
         },
-        ["", "v2", p, "images", i, "tags"] if named(p) && named(i) => {
-            let (project_id, image_id) = (s(p), s(i));
-            match method {
-                "GET" => Ok(Endpoint::ImageTags {
-                    project_id,
-                    image_id,
-                }),
-                "POST" => Ok(Endpoint::AddTag {
-                    project_id,
-                    image_id,
-                }),
-                _ => not_allowed("GET, POST"),
-            }
+        (Path::Tag, "POST") if key == "action" => Endpoint::BatchTags {
+            project_id,
+            image_id,
+        },
+        (Path::Tag | Path::EmptyTag, "DELETE") => Endpoint::DeleteTag {
+            project_id,
+            image_id,
+            key,
+        },
+        (Path::Tag, _) if key == "action" => {
+            return Err(RouteError::MethodNotAllowed {
+                allow: "POST, DELETE",
+            })
         }
-        ["", "v2", p, "images", i, "tags", k] if named(p) && named(i) => {
-            let (project_id, image_id, key) = (s(p), s(i), s(k));
-            match method {
-                "POST" if key == "action" => Ok(Endpoint::BatchTags {
-                    project_id,
-                    image_id,
-                }),
-                "DELETE" => Ok(Endpoint::DeleteTag {
-                    project_id,
-                    image_id,
-                    key,
-                }),
-                _ if key == "action" => not_allowed("POST, DELETE"),
-                _ => not_allowed("DELETE"),
-            }
-        }
-        ["", "v1", "cloudimages", "tags"] => match method {
-            "GET" => Ok(Endpoint::LegacyListTags),
-            "PUT" => Ok(Endpoint::LegacySetTag),
-            _ => not_allowed("GET, PUT"),
+        (Path::Legacy, "GET") => Endpoint::LegacyListTags,
+        (Path::Legacy, "PUT") => Endpoint::LegacySetTag,
+        (Path::LegacyDelete, "DELETE") => Endpoint::LegacyDeleteTags {
+            project_id,
+            image_id,
         },
-        ["", "v1", p, "cloudimages", i, "tags", "delete"] if named(p) && named(i) => match method {
-            "DELETE" => Ok(Endpoint::LegacyDeleteTags {
-                project_id: s(p),
-                image_id: s(i),
-            }),
-            _ => not_allowed("DELETE"),
-        },
-        _ => Err(RouteError::NotFound),
-    }
+        _ => return Err(RouteError::MethodNotAllowed { allow }),
+    };
+    Ok(endpoint)
 }
 
 #[cfg(test)]
@@ -150,6 +180,45 @@ mod tests {
 
     fn ok(method: &str, path: &str) -> Endpoint {
         parse(method, path).unwrap_or_else(|e| panic!("{method} {path}: {e:?}"))
+    }
+
+    #[test]
+    fn every_pattern_of_the_table_inserts() {
+        let mut router = matchit::Router::new();
+        for (pattern, _, _) in TABLE {
+            router.insert(*pattern, ()).unwrap();
+        }
+    }
+
+    #[test]
+    fn static_segments_do_not_hide_ids_that_look_like_them() {
+        for (path, id) in [
+            ("/v2/p/images/tags/tags", "tags"),
+            ("/v2/p/images/resource_instances/tags", "resource_instances"),
+        ] {
+            assert_eq!(
+                ok("GET", path),
+                Endpoint::ImageTags {
+                    project_id: "p".into(),
+                    image_id: id.into()
+                }
+            );
+        }
+        assert_eq!(
+            ok("DELETE", "/v2/p/images/tags/tags/action"),
+            Endpoint::DeleteTag {
+                project_id: "p".into(),
+                image_id: "tags".into(),
+                key: "action".into()
+            }
+        );
+        assert_eq!(
+            ok("DELETE", "/v1/cloudimages/cloudimages/i/tags/delete"),
+            Endpoint::LegacyDeleteTags {
+                project_id: "cloudimages".into(),
+                image_id: "i".into()
+            }
+        );
     }
 
     #[test]

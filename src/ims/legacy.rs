@@ -158,15 +158,11 @@ fn keep(image: &Image, filter: &Filter) -> bool {
 /// the project's images that pass the filters, sorted, one page of them.
 pub fn list_tags<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Response, Error> {
     let (limit, page, filters) = parse_query(&ctx.req.query)?;
-    // Inserted one by one: collecting into a set sorts, which costs wasm.
-    let mut tags = BTreeSet::new();
-    for image in project_images(ctx, project_log(ctx)?) {
-        if filters.iter().all(|f| keep(&image, f)) {
-            for tag in image.tags {
-                tags.insert(tag);
-            }
-        }
-    }
+    let tags: BTreeSet<String> = project_images(ctx, project_log(ctx)?)
+        .into_iter()
+        .filter(|image| filters.iter().all(|f| keep(image, f)))
+        .flat_map(|image| image.tags)
+        .collect();
     let per_page = limit.unwrap_or(usize::MAX);
     let tags: Vec<Value> = tags
         .into_iter()

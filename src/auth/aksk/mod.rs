@@ -105,48 +105,46 @@ pub fn parse_credentials(spec: &str) -> Result<Vec<Credential>, String> {
     Ok(table)
 }
 
-/// Why a signed request is refused: each is a 401.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a signed request is refused: each is a 401. The message is what
+/// the client is told.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
+    #[error(
+        "The Authorization header is not a valid {} signature (Access, SignedHeaders and Signature, each once).",
+        authorization::ALGORITHM
+    )]
     MalformedAuthorization,
     /// Temporary (STS) credentials: only IAM could validate them.
+    #[error("X-Security-Token is not accepted: temporary security credentials would need Huawei Cloud IAM to validate them. Sign with a permanent access key.")]
     SecurityToken,
     /// `host` or `x-sdk-date` is not among the signed headers.
+    #[error("The signature must cover the {0} header.")]
     Unsigned(&'static str),
     /// A signature cannot cover the header that carries it.
+    #[error("The Authorization header cannot be among the signed headers.")]
     SignsAuthorization,
     /// A signed header the request does not carry.
+    #[error("The signed header {0} is not in the request.")]
     MissingHeader(String),
+    #[error("X-Sdk-Date is missing.")]
     MissingDate,
+    #[error("X-Sdk-Date is not a UTC date and time of the form YYYYMMDDTHHMMSSZ.")]
     MalformedDate,
     /// `X-Sdk-Date` minus the component's clock, in seconds.
+    #[error("X-Sdk-Date is more than 15 minutes away from the server's clock.")]
     ClockSkew(i64),
+    #[error("The access key is not known.")]
     UnknownAccessKey,
     /// The canonical request we rebuilt, secret header values blanked: the
     /// operator compares it with the client's.
-    SignatureMismatch {
-        canonical_request: String,
-    },
+    #[error("The request signature does not match.")]
+    SignatureMismatch { canonical_request: String },
 }
 
 impl Rejection {
     /// What the client is told.
     pub fn message(&self) -> String {
-        match self {
-            Rejection::MalformedAuthorization => format!(
-                "The Authorization header is not a valid {} signature (Access, SignedHeaders and Signature, each once).",
-                authorization::ALGORITHM
-            ),
-            Rejection::SecurityToken => "X-Security-Token is not accepted: temporary security credentials would need Huawei Cloud IAM to validate them. Sign with a permanent access key.".into(),
-            Rejection::Unsigned(name) => format!("The signature must cover the {name} header."),
-            Rejection::SignsAuthorization => "The Authorization header cannot be among the signed headers.".into(),
-            Rejection::MissingHeader(name) => format!("The signed header {name} is not in the request."),
-            Rejection::MissingDate => "X-Sdk-Date is missing.".into(),
-            Rejection::MalformedDate => "X-Sdk-Date is not a UTC date and time of the form YYYYMMDDTHHMMSSZ.".into(),
-            Rejection::ClockSkew(_) => "X-Sdk-Date is more than 15 minutes away from the server's clock.".into(),
-            Rejection::UnknownAccessKey => "The access key is not known.".into(),
-            Rejection::SignatureMismatch { .. } => "The request signature does not match.".into(),
-        }
+        self.to_string()
     }
 
     /// What the access log carries: never the secret key or the signature.

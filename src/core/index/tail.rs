@@ -52,18 +52,7 @@ pub fn slot_key(base: &str, slot: i64) -> String {
 /// The items a slot's value holds, and whether it is sealed. A value that
 /// is not an array of strings holds nothing.
 pub fn items(value: &[u8]) -> (bool, Vec<String>) {
-    // Read through `Value`, as records are: a derived `Vec<String>`
-    // deserializer costs the .wasm several KB more.
-    let Ok(serde_json::Value::Array(values)) = serde_json::from_slice(value) else {
-        return (false, Vec::new());
-    };
-    let mut items: Vec<String> = values
-        .into_iter()
-        .filter_map(|v| match v {
-            serde_json::Value::String(s) => Some(s),
-            _ => None,
-        })
-        .collect();
+    let mut items: Vec<String> = serde_json::from_slice(value).unwrap_or_default();
     let sealed = items.first().is_some_and(|i| i == SEALED);
     if sealed {
         items.remove(0);
