@@ -1,73 +1,15 @@
 //! Huawei Cloud IMS's key/value tag API (SPEC section 9) through the
 //! compiled component, in `tokens` mode: every route, both views of the one
-//! tag list, the rules and the limit, IMS's error shape, concurrent writers
-//! under both store behaviours, and a tags filter that reads only matches.
+//! tag list, the rules and the limit, IMS's error shape. Concurrent writers,
+//! the tags filter's reads and store faults: `ims_load.rs`.
 // Test code: the crate-wide panic lints guard request handling.
 #![cfg(test)]
 
 mod common;
+use common::ims::*;
 use common::*;
-use image_tags_host::{KvMode, KvOp, Response};
-use serde_json::{json, Value};
-use std::collections::BTreeSet;
-
-const PA: &str = "proj-a";
-
-/// The legacy (`/v1/cloudimages`) tag routes without a project in the path.
-const LEGACY_TAGS: &str = "/v1/cloudimages/tags";
-
-/// An IMS request with a JSON body; bodiless ones go through `Client::call`.
-async fn ims(c: &Client, method: &str, path: &str, token: &str, body: Value) -> Response {
-    c.call(method, path, token, body.to_string().as_bytes())
-        .await
-}
-
-/// `PUT /v1/cloudimages/tags`: the body names the image and the tag.
-async fn legacy_put(c: &Client, token: &str, body: Value) -> Response {
-    ims(c, "PUT", LEGACY_TAGS, token, body).await
-}
-
-/// `POST /v2/{project}/images/{id}/tags` as Alice: set one key's value.
-async fn set_tag(c: &Client, id: &str, key: &str, value: &str) -> Response {
-    let body = json!({"tag": {"key": key, "value": value}});
-    ims(c, "POST", &tags_path(id), ALICE, body).await
-}
-
-fn tags_path(id: &str) -> String {
-    format!("/v2/{PA}/images/{id}/tags")
-}
-
-async fn kv_tags(c: &Client, id: &str) -> Value {
-    let r = c.call("GET", &tags_path(id), ALICE, b"").await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json().unwrap()["tags"].clone()
-}
-
-async fn search(c: &Client, body: Value) -> Value {
-    let path = format!("/v2/{PA}/images/resource_instances/action");
-    let r = ims(c, "POST", &path, ALICE, body).await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json().unwrap()
-}
-
-/// IMS's error shape, the status, the code, and both request-id headers.
-fn assert_ims_error(r: &Response, status: u16, code: &str, message_part: &str) {
-    assert_eq!(r.status, status, "{}", r.text());
-    assert_eq!(r.header("content-type"), Some("application/json"));
-    let v = r.json().unwrap();
-    let keys: Vec<&String> = v["error"].as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["code", "message"], "{v}");
-    assert_eq!(v["error"]["code"], code, "{v}");
-    let message = v["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains(message_part),
-        "{message:?} lacks {message_part:?}"
-    );
-    assert!(r
-        .header("x-request-id")
-        .is_some_and(|id| id.starts_with("req-")));
-    assert_eq!(r.header("x-request-id"), r.header("x-openstack-request-id"));
-}
+use image_tags_host::KvMode;
+use serde_json::json;
 
 #[tokio::test]
 async fn every_route_works_and_both_views_agree() {
@@ -398,115 +340,4 @@ async fn the_limit_refuses_new_keys_only() {
     assert_eq!(c.tags(ALICE, &id).await, vec!["a=1", "b", "c"]);
     // The native routes keep their own quota.
     assert_eq!(c.put_tag(ALICE, &id, "d").await.status, 204);
-}
-
-#[tokio::test]
-async fn twenty_writers_setting_different_keys_keep_all_twenty() {
-    for mode in MODES {
-        let c = host_with(mode, &[]).await;
-        let id = c.create_named(ALICE, "hot").await;
-        let statuses = concurrently(&c, 20, |c, n| {
-            let id = id.clone();
-            async move {
-                let (key, value) = (format!("key-{n}"), format!("v{n}"));
-                // Every IMS write route takes a share of the writers.
-                let (method, path, body) = match n % 4 {
-                    0 => (
-                        "POST",
-                        tags_path(&id),
-                        json!({"tag": {"key": key, "value": value}}),
-                    ),
-                    1 => (
-                        "POST",
-                        format!("{}/action", tags_path(&id)),
-                        json!({"action": "create", "tags": [{"key": key, "value": value}]}),
-                    ),
-                    2 => (
-                        "PUT",
-                        LEGACY_TAGS.into(),
-                        json!({"image_id": id, "image_tag": {"key": key, "value": value}}),
-                    ),
-                    _ => (
-                        "PUT",
-                        LEGACY_TAGS.into(),
-                        json!({"image_id": id, "tag": format!("{key}.{value}")}),
-                    ),
-                };
-                ims(&c, method, &path, ALICE, body).await.status
-            }
-        })
-        .await;
-        assert_eq!(statuses, [204; 20], "{mode:?}");
-        let tags: BTreeSet<String> = c.tags(ALICE, &id).await.into_iter().collect();
-        let want: BTreeSet<String> = (0..20).map(|n| format!("key-{n}=v{n}")).collect();
-        assert_eq!(tags, want, "{mode:?}");
-        // The key index names the image for every key.
-        for n in [0, 7, 19] {
-            let body =
-                json!({"action": "count", "tags": [{"key": format!("key-{n}"), "values": []}]});
-            assert_eq!(search(&c, body).await["total_count"], 1, "{mode:?} key-{n}");
-        }
-    }
-}
-
-/// SPEC section 6, for IMS: a tags filter (any value of a key included)
-/// reads the index and the images it names, not the store.
-#[tokio::test]
-async fn a_tags_filter_reads_only_the_matching_images() {
-    let c = host().await;
-    for n in 0..100 {
-        c.create(
-            ALICE,
-            json!({"name": format!("other{n}"), "tags": ["common"]}),
-        )
-        .await;
-    }
-    let mut rare = Vec::new();
-    for n in 0..5 {
-        let id = c.create(ALICE, json!({"name": format!("match{n}")})).await;
-        let r = set_tag(&c, &id, "rare", &format!("v{n}")).await;
-        assert_eq!(r.status, 204, "{}", r.text());
-        rare.push(id);
-    }
-    let kv = c.host.kv();
-    for body in [
-        json!({"action": "filter", "limit": "100", "tags": [{"key": "rare", "values": []}]}),
-        json!({"action": "filter", "limit": "100", "tags_any": [{"key": "rare", "values": ["v0", "v1", "v2", "v3", "v4"]}]}),
-        json!({"action": "count", "tags": [{"key": "rare", "values": []}, {"key": "common", "values": []}], "not_tags_any": [{"key": "x", "values": []}]}),
-    ] {
-        kv.reset_counts();
-        let found = search(&c, body.clone()).await;
-        assert_eq!(kv.calls(KvOp::ListKeys), 0, "no key scan: {body}");
-        // Per match at most: its log's counter (read with `get`) and slot,
-        // and its record, with one to spare; 100 other images stay unread.
-        assert!(
-            kv.values_read() <= 20,
-            "read {} values: {body}",
-            kv.values_read()
-        );
-        if body["action"] == "filter" {
-            assert_eq!(found["total_count"], 5, "{body}");
-            let ids: BTreeSet<&str> = found["resources"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r["resource_id"].as_str().unwrap())
-                .collect();
-            assert_eq!(ids, rare.iter().map(String::as_str).collect());
-        } else {
-            assert_eq!(found["total_count"], 0, "{body}");
-        }
-    }
-}
-
-#[tokio::test]
-async fn store_faults_are_503_in_ims_shape() {
-    let c = host().await;
-    let id = c.create_named(ALICE, "i").await;
-    c.host.kv().set_outage(true);
-    let r = set_tag(&c, &id, "k", "").await;
-    assert_ims_error(&r, 503, "IMG.0061", "temporarily unavailable");
-    assert_eq!(r.header("retry-after"), Some("1"));
-    c.host.kv().set_outage(false);
-    assert!(c.tags(ALICE, &id).await.is_empty());
 }

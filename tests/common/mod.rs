@@ -9,6 +9,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod ims;
 pub mod keystone;
 
 use image_tags_host::{KvMode, Response, TestHost};
