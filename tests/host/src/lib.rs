@@ -22,12 +22,16 @@
 //! # Ok(()) }
 //! ```
 
+pub mod builder;
+mod compile;
 pub mod host;
 pub mod instance;
 pub mod kv;
 pub mod logs;
 pub mod manifest;
 pub mod outbound;
+pub mod response;
+mod serve;
 
 pub use host::{Response, TestHost, TestHostBuilder, DEFAULT_AUTHORITY};
 pub use kv::{Bucket, Cas, KvError, KvFailure, KvMode, KvOp, KvStore, SwapFailure};
