@@ -4,17 +4,23 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::{anyhow, Context as _, Result};
+use anyhow::{anyhow, bail, Context as _, Result};
 use http::uri::Authority;
 
 use crate::compile::prepare;
 use crate::host::{Inner, TestHost, DEFAULT_AUTHORITY};
 use crate::instance::Shared;
-use crate::kv::{KvMode, KvStore};
+use crate::kv::{KvLimits, KvMode, KvStore};
 use crate::logs::LogSink;
 use crate::manifest::{self, Manifest};
 use crate::outbound::OutboundPolicy;
+use crate::profile::{self, Profile, Router, Routing};
+
+/// A component file to serve instead of the manifest's `source`, when the
+/// builder is given none (lets a suite run against another build).
+pub const ENV_WASM: &str = "IMAGE_TAGS_HOST_WASM";
 
 /// Configures a [`TestHost`].
 #[derive(Clone, Debug)]
@@ -28,6 +34,10 @@ pub struct TestHostBuilder {
     kv: Option<KvStore>,
     authority: String,
     echo_logs: bool,
+    profile: Option<Profile>,
+    replication_lag: Option<Duration>,
+    routing: Option<Routing>,
+    kv_limits: Option<KvLimits>,
 }
 
 impl Default for TestHostBuilder {
@@ -42,6 +52,10 @@ impl Default for TestHostBuilder {
             kv: None,
             authority: DEFAULT_AUTHORITY.to_string(),
             echo_logs: true,
+            profile: None,
+            replication_lag: None,
+            routing: None,
+            kv_limits: None,
         }
     }
 }
@@ -118,6 +132,49 @@ impl TestHostBuilder {
         self
     }
 
+    /// The platform to imitate (default: `$IMAGE_TAGS_HOST_PROFILE`, else
+    /// [`Profile::Spin`]); see [`crate::profile`].
+    pub fn profile(mut self, profile: Profile) -> Self {
+        self.profile = Some(profile);
+        self
+    }
+
+    /// Replication lag between the regions of `akamai` (default:
+    /// `$IMAGE_TAGS_HOST_REPLICATION_LAG_MS`, else 0).
+    pub fn replication_lag(mut self, lag: Duration) -> Self {
+        self.replication_lag = Some(lag);
+        self
+    }
+
+    /// The region of requests without `x-test-region` under `akamai`
+    /// (default: `$IMAGE_TAGS_HOST_REGION`, else alternate).
+    pub fn routing(mut self, routing: Routing) -> Self {
+        self.routing = Some(routing);
+        self
+    }
+
+    /// Store limits instead of the profile's (and of the rate caps'
+    /// environment overrides).
+    pub fn kv_limits(mut self, limits: KvLimits) -> Self {
+        self.kv_limits = Some(limits);
+        self
+    }
+
+    /// The profile's limits, with the rate caps the environment overrides.
+    fn resolve_limits(&self, profile: Profile) -> Result<KvLimits> {
+        if let Some(l) = &self.kv_limits {
+            return Ok(l.clone());
+        }
+        let mut limits = profile.kv_limits();
+        if let Some(n) = profile::env::<u32>(profile::ENV_WRITES_PER_SEC)? {
+            limits.writes_per_sec = (n > 0).then_some(n);
+        }
+        if let Some(n) = profile::env::<u32>(profile::ENV_READS_PER_SEC)? {
+            limits.reads_per_sec = (n > 0).then_some(n);
+        }
+        Ok(limits)
+    }
+
     /// Load the manifest, resolve variables, compile (cached per process)
     /// and pre-instantiate.
     pub async fn build(self) -> Result<TestHost> {
@@ -149,9 +206,10 @@ impl TestHostBuilder {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect::<Vec<_>>();
 
-        let wasm = match &self.wasm {
-            Some(p) => manifest::resolve_path(p),
-            None => manifest.source_path(comp)?,
+        let wasm = match (&self.wasm, std::env::var_os(ENV_WASM)) {
+            (Some(p), _) => manifest::resolve_path(p),
+            (None, Some(p)) if !p.is_empty() => manifest::resolve_path(&PathBuf::from(p)),
+            (None, _) => manifest.source_path(comp)?,
         };
         let authority: Authority = self
             .authority
@@ -164,7 +222,28 @@ impl TestHostBuilder {
             routes
         };
 
-        let pre = prepare(&wasm)?;
+        let profile = match self.profile {
+            Some(p) => p,
+            None => profile::env(profile::ENV_PROFILE)?.unwrap_or_default(),
+        };
+        if let Some(only) = profile.only_store() {
+            if let Some(other) = comp.key_value_stores.iter().find(|l| *l != only) {
+                bail!("the {profile} profile offers only the key-value store {only:?}; the component's key_value_stores names {other:?}");
+            }
+        }
+        let lag = match self.replication_lag {
+            Some(l) => l,
+            None => {
+                Duration::from_millis(profile::env(profile::ENV_REPLICATION_LAG_MS)?.unwrap_or(0))
+            }
+        };
+        let routing = match self.routing {
+            Some(r) => r,
+            None => profile::env(profile::ENV_REGION)?.unwrap_or_default(),
+        };
+        let limits = self.resolve_limits(profile)?;
+
+        let pre = prepare(&wasm, profile)?;
         let kv = match self.kv {
             Some(kv) => {
                 kv.set_mode(self.kv_mode);
@@ -172,6 +251,8 @@ impl TestHostBuilder {
             }
             None => KvStore::new(self.kv_mode),
         };
+        kv.set_limits(limits);
+        kv.set_replication(profile.replicated().then_some(lag));
         let logs = LogSink::new(self.echo_logs);
         let shared = Arc::new(Shared {
             component_id: component_id.clone(),
@@ -194,6 +275,8 @@ impl TestHostBuilder {
                 routes,
                 app_vars,
                 wasm,
+                profile,
+                router: Router::new(routing),
             }),
         })
     }

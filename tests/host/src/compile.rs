@@ -1,6 +1,6 @@
 //! The wasmtime engine and the compiled components, shared by every host in
 //! the process: compiled once per file version, cached on disk between
-//! processes, and pre-instantiated against the Spin imports.
+//! processes, and pre-instantiated against the imports of a [`Profile`].
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -12,8 +12,9 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
-use crate::instance::{bindings::SpinHost, InstanceState};
+use crate::instance::{bindings, InstanceState};
 use crate::manifest;
+use crate::profile::Profile;
 
 fn engine() -> Result<&'static Engine> {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
@@ -39,12 +40,14 @@ struct ComponentKey {
     path: PathBuf,
     len: u64,
     modified: Option<SystemTime>,
+    profile: Profile,
 }
 
 pub(crate) type Prepared = ProxyPre<InstanceState>;
 
-/// Compile (once per process and file version) and pre-instantiate.
-pub(crate) fn prepare(path: &Path) -> Result<Prepared> {
+/// Compile (once per process and file version) and pre-instantiate against
+/// what `profile` links.
+pub(crate) fn prepare(path: &Path, profile: Profile) -> Result<Prepared> {
     static CACHE: OnceLock<Mutex<HashMap<ComponentKey, Prepared>>> = OnceLock::new();
     let path = path
         .canonicalize()
@@ -54,6 +57,7 @@ pub(crate) fn prepare(path: &Path) -> Result<Prepared> {
         path: path.clone(),
         len: meta.len(),
         modified: meta.modified().ok(),
+        profile,
     };
     // Holding the lock while compiling makes concurrent builders of the same
     // component wait for one compilation instead of racing.
@@ -69,13 +73,16 @@ pub(crate) fn prepare(path: &Path) -> Result<Prepared> {
         .map_err(|e| anyhow!("linking WASI p2: {e:#}"))?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
         .map_err(|e| anyhow!("linking wasi-http: {e:#}"))?;
-    SpinHost::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
-        .map_err(|e| anyhow!("linking Spin imports: {e:#}"))?;
-    let pre = linker.instantiate_pre(&component).map_err(|e| {
-        anyhow!(
+    link_spin_imports(&mut linker, profile).map_err(|e| anyhow!("linking Spin imports: {e:#}"))?;
+    let pre = linker.instantiate_pre(&component).map_err(|e| match profile {
+        Profile::Spin => anyhow!(
             "{} imports something the host (like Spin) does not provide: {e:#}",
             path.display()
-        )
+        ),
+        _ => anyhow!(
+            "{} imports something the {profile} profile does not provide (the platform would refuse it): {e:#}",
+            path.display()
+        ),
     })?;
     let pre = ProxyPre::new(pre).map_err(|e| {
         anyhow!(
@@ -85,6 +92,22 @@ pub(crate) fn prepare(path: &Path) -> Result<Prepared> {
     })?;
     cache.insert(key, pre.clone());
     Ok(pre)
+}
+
+/// The Spin variables and the `wasi:keyvalue` interfaces `profile` offers.
+fn link_spin_imports(linker: &mut Linker<InstanceState>, profile: Profile) -> wasmtime::Result<()> {
+    use bindings::fermyon::spin::variables;
+    use bindings::wasi::keyvalue::{atomics, batch, store};
+    use wasmtime::component::HasSelf;
+    variables::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
+    store::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
+    if profile.links_atomics() {
+        atomics::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
+    }
+    if profile.links_batch() {
+        batch::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
+    }
+    Ok(())
 }
 
 /// Where compiled components are kept between processes:

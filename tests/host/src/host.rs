@@ -19,9 +19,10 @@ use wasmtime_wasi_http::p2::WasiHttpView;
 
 use crate::compile::Prepared;
 use crate::instance::{InstanceState, Shared};
-use crate::kv::KvStore;
+use crate::kv::{KvStore, Region, Tally};
 use crate::logs::GuestOutput;
 use crate::outbound::{OutboundHooks, OutboundPolicy};
+use crate::profile::{Profile, Router, REGION_HEADER};
 use crate::response::plain;
 
 pub use crate::builder::TestHostBuilder;
@@ -40,6 +41,8 @@ pub(crate) struct Inner {
     pub(crate) routes: Vec<String>,
     pub(crate) app_vars: BTreeMap<String, String>,
     pub(crate) wasm: PathBuf,
+    pub(crate) profile: Profile,
+    pub(crate) router: Router,
 }
 
 /// A running host. Cheap to clone; clones serve the same component and store.
@@ -121,7 +124,8 @@ impl TestHost {
             .map_err(|e: Infallible| match e {})
             .boxed_unsync();
         let req = hyper::Request::from_parts(parts, body);
-        let (resp, guest) = self.dispatch(req, None).await?;
+        let tally = Tally::new(Region::A);
+        let (resp, guest) = self.dispatch(req, None, &tally).await?;
         let (parts, body) = resp.into_parts();
         let collected = body.collect().await;
         // Let the guest finish (it may run on after the response started) so
@@ -144,6 +148,7 @@ impl TestHost {
             status: parts.status.as_u16(),
             headers: parts.headers,
             body,
+            kv: tally.snapshot(),
         })
     }
 
@@ -167,12 +172,19 @@ impl TestHost {
         self.request(b.body(body)?).await
     }
 
+    /// The platform profile served.
+    pub fn profile(&self) -> Profile {
+        self.inner.profile
+    }
+
     /// Route the request and run the guest. Returns the response (its body
-    /// may still be streaming) and the guest task to await, if one ran.
+    /// may still be streaming) and the guest task to await, if one ran. The
+    /// guest's store use goes to `tally`, with the region it was routed to.
     pub(crate) async fn dispatch(
         &self,
         mut req: hyper::Request<HyperIncomingBody>,
         client: Option<SocketAddr>,
+        tally: &std::sync::Arc<Tally>,
     ) -> Result<(hyper::Response<HyperOutgoingBody>, Option<GuestTask>)> {
         let inner = &self.inner;
         let logs = &inner.shared.logs;
@@ -218,6 +230,18 @@ impl TestHost {
         else {
             return Ok((plain(404, "Not Found"), None));
         };
+        let region = if inner.profile.replicated() {
+            match req.headers_mut().remove(REGION_HEADER) {
+                None => inner.router.next(),
+                Some(v) => match v.to_str().ok().and_then(|s| s.parse::<Region>().ok()) {
+                    Some(r) => r,
+                    None => return Ok((plain(400, "x-test-region must be a or b\n"), None)),
+                },
+            }
+        } else {
+            Region::A
+        };
+        tally.set_region(region);
 
         // Spin's headers (prepare_request_headers); Connection is dropped, and
         // wasmtime drops the other hop-by-hop headers and Host.
@@ -260,7 +284,7 @@ impl TestHost {
         };
         let mut store = Store::new(
             inner.pre.engine(),
-            InstanceState::new(wasi, hooks, inner.shared.clone()),
+            InstanceState::new(wasi, hooks, inner.shared.clone(), tally.clone()),
         );
         let (tx, rx) = tokio::sync::oneshot::channel();
         let req_res = store

@@ -30,9 +30,14 @@ pub mod kv;
 pub mod logs;
 pub mod manifest;
 pub mod outbound;
+pub mod profile;
 pub mod response;
 mod serve;
 
 pub use host::{Response, TestHost, TestHostBuilder, DEFAULT_AUTHORITY};
-pub use kv::{Bucket, Cas, KvError, KvFailure, KvMode, KvOp, KvStore, SwapFailure};
+pub use kv::{
+    Bucket, Cas, KvError, KvFailure, KvLimits, KvMode, KvOp, KvStore, KvTally, Limit, Region,
+    SwapFailure,
+};
 pub use manifest::Manifest;
+pub use profile::{Profile, Routing};

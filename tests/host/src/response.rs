@@ -7,12 +7,17 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
+use crate::kv::KvTally;
+
 /// A fully read response.
 #[derive(Clone)]
 pub struct Response {
     pub status: u16,
     pub headers: http::HeaderMap,
     pub body: Vec<u8>,
+    /// What the request did with the store (its region, read and write
+    /// units, refusals).
+    pub kv: KvTally,
 }
 
 impl Response {
@@ -39,6 +44,7 @@ impl std::fmt::Debug for Response {
             .field("status", &self.status)
             .field("headers", &self.headers)
             .field("body", &self.text())
+            .field("kv", &self.kv)
             .finish()
     }
 }

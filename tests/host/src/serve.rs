@@ -13,6 +13,8 @@ use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use crate::host::TestHost;
+use crate::kv::{Region, Tally};
+use crate::profile::Profile;
 use crate::response::plain;
 
 impl TestHost {
@@ -94,11 +96,22 @@ impl TestHost {
         peer: SocketAddr,
     ) -> hyper::Response<HyperOutgoingBody> {
         let req = req.map(|b| b.map_err(ErrorCode::from).boxed_unsync());
-        match self.dispatch(req, Some(peer)).await {
+        let what = format!("{} {}", req.method(), req.uri());
+        let tally = Tally::new(Region::A);
+        match self.dispatch(req, Some(peer), &tally).await {
             Ok((resp, task)) => {
-                if let Some(task) = task {
-                    // Keep the guest running to completion in the background.
-                    drop(task);
+                // The guest runs to completion in the background; under a
+                // platform profile its store use is logged when it ends.
+                if let (Some(task), true) = (task, self.inner.profile != Profile::Spin) {
+                    let logs = self.inner.shared.logs.clone();
+                    tokio::spawn(async move {
+                        let _ = task.await;
+                        let t = tally.snapshot();
+                        logs.host_line(&format!(
+                            "kv region={} reads={} writes={} refused={} {what}",
+                            t.region, t.reads, t.writes, t.refused
+                        ));
+                    });
                 }
                 resp
             }

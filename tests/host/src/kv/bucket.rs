@@ -1,9 +1,13 @@
 //! [`Bucket`] and [`Cas`]: the guest-facing calls of
-//! `wasi:keyvalue/{store,atomics,batch}`, with Spin's semantics.
+//! `wasi:keyvalue/{store,atomics,batch}`, with Spin's semantics. Each call
+//! reads and writes its region's replica, passes the platform limits first
+//! (when set), and adds to its request's tally.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
-use super::{KvFailure, KvMode, KvOp, KvResult, KvStore, SwapFailure};
+use super::store::State;
+use super::{KvFailure, KvMode, KvOp, KvResult, KvStore, Region, SwapFailure, Tally};
 
 /// A compare-and-swap handle (`wasi:keyvalue/atomics.cas`).
 #[derive(Clone, Debug)]
@@ -32,13 +36,22 @@ impl Cas {
 pub struct Bucket {
     store: KvStore,
     label: String,
+    region: Region,
+    tally: Option<Arc<Tally>>,
 }
 
 impl Bucket {
-    pub(super) fn new(store: KvStore, label: &str) -> Self {
+    pub(super) fn new(
+        store: KvStore,
+        label: &str,
+        region: Region,
+        tally: Option<Arc<Tally>>,
+    ) -> Self {
         Bucket {
             store,
             label: label.to_string(),
+            region,
+            tally,
         }
     }
 
@@ -46,10 +59,55 @@ impl Bucket {
         &self.label
     }
 
+    /// The region whose replica this bucket reads and writes.
+    pub fn region(&self) -> Region {
+        self.region
+    }
+
+    fn add(&self, f: impl FnOnce(&mut super::KvTally)) {
+        if let Some(t) = &self.tally {
+            t.add(f);
+        }
+    }
+
+    /// The read rate cap, and the request's tally.
+    fn admit_read(&self, st: &mut State, units: u64) -> KvResult<()> {
+        match st.admit_read(units) {
+            Ok(()) => {
+                self.add(|t| t.reads += units);
+                Ok(())
+            }
+            Err(e) => {
+                self.add(|t| t.refused += 1);
+                Err(e)
+            }
+        }
+    }
+
+    /// Sizes, key cap and write rate cap, and the request's tally.
+    fn admit_write(
+        &self,
+        st: &mut State,
+        label: &str,
+        items: &[(&str, Option<&[u8]>)],
+    ) -> KvResult<()> {
+        match st.admit_write(self.region, label, items) {
+            Ok(()) => {
+                self.add(|t| t.writes += items.len() as u64);
+                Ok(())
+            }
+            Err(e) => {
+                self.add(|t| t.refused += 1);
+                Err(e)
+            }
+        }
+    }
+
     pub async fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
         self.store.pause().await;
         let mut st = self.store.begin(KvOp::Get)?;
-        let v = st.bucket(&self.label).get(key).cloned();
+        self.admit_read(&mut st, 1)?;
+        let v = st.bucket(self.region, &self.label).get(key).cloned();
         if v.is_some() {
             st.keys_read += 1;
         }
@@ -59,21 +117,24 @@ impl Bucket {
     pub async fn set(&self, key: &str, value: Vec<u8>) -> KvResult<()> {
         self.store.pause().await;
         let mut st = self.store.begin(KvOp::Set)?;
-        st.bucket(&self.label).insert(key.to_string(), value);
+        self.admit_write(&mut st, &self.label, &[(key, Some(&value))])?;
+        st.write(self.region, &self.label, key.to_string(), Some(value));
         Ok(())
     }
 
     pub async fn delete(&self, key: &str) -> KvResult<()> {
         self.store.pause().await;
         let mut st = self.store.begin(KvOp::Delete)?;
-        st.bucket(&self.label).remove(key);
+        self.admit_write(&mut st, &self.label, &[(key, None)])?;
+        st.write(self.region, &self.label, key.to_string(), None);
         Ok(())
     }
 
     pub async fn exists(&self, key: &str) -> KvResult<bool> {
         self.store.pause().await;
         let mut st = self.store.begin(KvOp::Exists)?;
-        Ok(st.bucket(&self.label).contains_key(key))
+        self.admit_read(&mut st, 1)?;
+        Ok(st.bucket(self.region, &self.label).contains_key(key))
     }
 
     /// `list-keys(cursor)`: every key in one answer, cursor none.
@@ -85,7 +146,14 @@ impl Bucket {
             return Err(KvFailure::other("list_keys: cursor not supported"));
         }
         let mut st = self.store.begin(KvOp::ListKeys)?;
-        Ok((st.bucket(&self.label).keys().cloned().collect(), None))
+        self.admit_read(&mut st, 1)?;
+        Ok((
+            st.bucket(self.region, &self.label)
+                .keys()
+                .cloned()
+                .collect(),
+            None,
+        ))
     }
 
     /// `atomics::cas::new`: no read happens here (Spin reads in `current`).
@@ -112,7 +180,8 @@ impl Bucket {
     pub async fn cas_current(&self, cas: &mut Cas) -> KvResult<Option<Vec<u8>>> {
         self.store.pause().await;
         let mut st = self.store.begin(KvOp::CasCurrent)?;
-        let v = st.bucket(&cas.label).get(&cas.key).cloned();
+        self.admit_read(&mut st, 1)?;
+        let v = st.bucket(self.region, &cas.label).get(&cas.key).cloned();
         if v.is_some() {
             st.keys_read += 1;
         }
@@ -124,31 +193,24 @@ impl Bucket {
     pub async fn swap(&self, cas: Cas, value: Vec<u8>) -> Result<(), SwapFailure> {
         self.store.pause().await;
         let mut st = self.store.begin(KvOp::Swap).map_err(SwapFailure::Store)?;
+        self.admit_write(&mut st, &cas.label, &[(&cas.key, Some(&value))])
+            .map_err(SwapFailure::Store)?;
         let mode = st.mode;
         let always_fail = st.cas_always_fails;
-        let bucket = st.bucket(&cas.label);
-        let wrote = if always_fail {
-            false
-        } else {
-            match &cas.snapshot {
-                None => {
-                    bucket.insert(cas.key.clone(), value);
-                    true
-                }
-                Some(snap) => match bucket.get_mut(&cas.key) {
-                    Some(cur) if cur == snap => {
-                        *cur = value;
-                        true
-                    }
-                    _ => false,
-                },
+        let stored = st.bucket(self.region, &cas.label).get(&cas.key);
+        let wrote = !always_fail
+            && match &cas.snapshot {
+                None => true,
+                Some(snap) => stored == Some(snap),
+            };
+        if wrote {
+            st.write(self.region, &cas.label, cas.key.clone(), Some(value));
+            if mode == KvMode::Sqlite {
+                return Ok(());
             }
-        };
-        if wrote && mode == KvMode::Sqlite {
-            return Ok(());
         }
         // Spin opens a fresh cas on the same key and calls `current` on it.
-        let now = bucket.get(&cas.key).cloned();
+        let now = st.bucket(self.region, &cas.label).get(&cas.key).cloned();
         Err(SwapFailure::CasFailed(Cas {
             label: cas.label,
             key: cas.key,
@@ -161,8 +223,8 @@ impl Bucket {
         self.store.pause().await;
         let mut st = self.store.begin(KvOp::Increment)?;
         let mode = st.mode;
-        let current = st.bucket(&self.label).get(key).cloned();
-        match mode {
+        let current = st.bucket(self.region, &self.label).get(key).cloned();
+        let new = match mode {
             KvMode::Sqlite => {
                 let n = match current {
                     None => 0,
@@ -180,9 +242,7 @@ impl Bucket {
                     },
                 };
                 let new = n.wrapping_add(delta);
-                st.bucket(&self.label)
-                    .insert(key.to_string(), new.to_le_bytes().to_vec());
-                Ok(new)
+                (new, new.to_le_bytes().to_vec())
             }
             KvMode::Redis => {
                 let n = match current {
@@ -202,11 +262,12 @@ impl Bucket {
                 let new = n
                     .checked_add(delta)
                     .ok_or_else(|| KvFailure::other("ERR increment or decrement would overflow"))?;
-                st.bucket(&self.label)
-                    .insert(key.to_string(), new.to_string().into_bytes());
-                Ok(new)
+                (new, new.to_string().into_bytes())
             }
-        }
+        };
+        self.admit_write(&mut st, &self.label, &[(key, Some(&new.1))])?;
+        st.write(self.region, &self.label, key.to_string(), Some(new.1));
+        Ok(new.0)
     }
 
     /// `batch::get-many`: found keys only, in key order, duplicates folded.
@@ -225,7 +286,8 @@ impl Bucket {
             ));
         }
         let wanted: BTreeSet<&String> = keys.iter().collect();
-        let bucket = st.bucket(&self.label);
+        self.admit_read(&mut st, wanted.len() as u64)?;
+        let bucket = st.bucket(self.region, &self.label);
         let out: Vec<(String, Option<Vec<u8>>)> = wanted
             .into_iter()
             .filter_map(|k| bucket.get(k).map(|v| (k.clone(), Some(v.clone()))))
@@ -242,9 +304,13 @@ impl Bucket {
             return Ok(());
         }
         let mut st = self.store.begin(KvOp::SetMany)?;
-        let bucket = st.bucket(&self.label);
+        let checked: Vec<(&str, Option<&[u8]>)> = items
+            .iter()
+            .map(|(k, v)| (k.as_str(), Some(v.as_slice())))
+            .collect();
+        self.admit_write(&mut st, &self.label, &checked)?;
         for (k, v) in items {
-            bucket.insert(k, v);
+            st.write(self.region, &self.label, k, Some(v));
         }
         Ok(())
     }
@@ -257,9 +323,10 @@ impl Bucket {
             return Ok(());
         }
         let mut st = self.store.begin(KvOp::DeleteMany)?;
-        let bucket = st.bucket(&self.label);
+        let checked: Vec<(&str, Option<&[u8]>)> = keys.iter().map(|k| (k.as_str(), None)).collect();
+        self.admit_write(&mut st, &self.label, &checked)?;
         for k in keys {
-            bucket.remove(k);
+            st.write(self.region, &self.label, k.clone(), None);
         }
         Ok(())
     }

@@ -32,16 +32,26 @@
 //! [`KvStore::fail_from_nth`], [`KvStore::set_outage`],
 //! [`KvStore::set_open_fails`], [`KvStore::set_cas_always_fails`]), latency,
 //! call counters and raw access.
+//!
+//! The managed platforms' store ([`limits`], two [`replicas`] with a lag) is
+//! off unless a host profile turns it on ([`crate::profile`]).
 
 mod bucket;
 mod error;
+pub mod limits;
 mod op;
+mod platform;
+pub mod replicas;
 mod store;
+mod tally;
 
 pub use bucket::{Bucket, Cas};
 pub use error::{KvError, KvFailure, KvResult, SwapFailure};
+pub use limits::{KvLimits, Limit};
 pub use op::KvOp;
+pub use replicas::Region;
 pub use store::KvStore;
+pub use tally::{KvTally, Tally};
 
 /// The label of the store tests read with the `raw_*` helpers.
 pub const DEFAULT_LABEL: &str = "default";

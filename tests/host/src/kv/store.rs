@@ -1,12 +1,16 @@
 //! [`KvStore`]: the shared store, its switches (faults, latency, poison),
-//! counters and raw access for tests, and `open`.
+//! counters and raw access for tests, and `open`. The platform switches
+//! (limits, regions) are in [`super::platform`].
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::{Bucket, KvError, KvFailure, KvMode, KvOp, DEFAULT_LABEL};
+use super::limits::{KvLimits, Meter};
+use super::replicas::Replicas;
+use super::tally::Tally;
+use super::{Bucket, KvError, KvFailure, KvMode, KvOp, Region, DEFAULT_LABEL};
 
 #[derive(Debug)]
 struct Fault {
@@ -19,7 +23,9 @@ struct Fault {
 #[derive(Debug, Default)]
 pub(super) struct State {
     pub(super) mode: KvMode,
-    data: HashMap<String, BTreeMap<String, Vec<u8>>>,
+    pub(super) replicas: Replicas,
+    pub(super) limits: KvLimits,
+    pub(super) meter: Meter,
     pub(super) poisoned: Option<String>,
     open_fails: Option<String>,
     pub(super) outage: bool,
@@ -31,8 +37,9 @@ pub(super) struct State {
 }
 
 impl State {
-    pub(super) fn bucket(&mut self, label: &str) -> &mut BTreeMap<String, Vec<u8>> {
-        self.data.entry(label.to_string()).or_default()
+    /// `label`'s data as `region` sees it.
+    pub(super) fn bucket(&mut self, region: Region, label: &str) -> &mut BTreeMap<String, Vec<u8>> {
+        self.replicas.bucket(region, label)
     }
 
     /// Count a call and decide whether an injected fault makes it fail.
@@ -70,7 +77,12 @@ impl fmt::Debug for KvStore {
         let st = self.lock();
         f.debug_struct("KvStore")
             .field("mode", &st.mode)
-            .field("labels", &st.data.keys().collect::<Vec<_>>())
+            .field(
+                "labels",
+                &st.replicas.replica(Region::A).keys().collect::<Vec<_>>(),
+            )
+            .field("limits", &st.limits)
+            .field("replication_lag", &st.replicas.lag())
             .field("poisoned", &st.poisoned.is_some())
             .finish()
     }
@@ -198,9 +210,11 @@ impl KvStore {
         let mut st = self.lock();
         st.calls.clear();
         st.keys_read = 0;
+        st.meter.refusals.clear();
     }
 
-    // ----- raw access for tests (no counters, faults or poison) -------------
+    // ----- raw access for tests (no counters, faults, poison or limits) -----
+    // Reads see region A; writes land in every region at once.
 
     pub fn raw_get(&self, key: &str) -> Option<Vec<u8>> {
         self.raw_get_in(DEFAULT_LABEL, key)
@@ -217,29 +231,25 @@ impl KvStore {
     }
     /// Empty the default store.
     pub fn clear(&self) {
-        self.lock().data.remove(DEFAULT_LABEL);
+        self.lock().replicas.clear(DEFAULT_LABEL);
     }
 
     pub fn raw_get_in(&self, label: &str, key: &str) -> Option<Vec<u8>> {
-        self.lock()
-            .data
-            .get(label)
-            .and_then(|b| b.get(key).cloned())
+        self.raw_get_at(Region::A, label, key)
     }
     pub fn raw_set_in(&self, label: &str, key: &str, value: impl Into<Vec<u8>>) {
         self.lock()
-            .bucket(label)
-            .insert(key.to_string(), value.into());
+            .replicas
+            .write_everywhere(label, key, Some(value.into()));
     }
     pub fn raw_delete_in(&self, label: &str, key: &str) -> bool {
-        self.lock().bucket(label).remove(key).is_some()
+        let mut st = self.lock();
+        let existed = st.bucket(Region::A, label).contains_key(key);
+        st.replicas.write_everywhere(label, key, None);
+        existed
     }
     pub fn keys_in(&self, label: &str) -> Vec<String> {
-        self.lock()
-            .data
-            .get(label)
-            .map(|b| b.keys().cloned().collect())
-            .unwrap_or_default()
+        self.keys_at(Region::A, label)
     }
 
     // ----- the guest-facing calls ------------------------------------------
@@ -247,6 +257,17 @@ impl KvStore {
     /// `open(label)`, once the component's `key_value_stores` allowed it
     /// (the instance checks that and answers `access-denied` itself).
     pub async fn open(&self, label: &str) -> Result<Bucket, KvError> {
+        self.open_at(label, Region::A, None).await
+    }
+
+    /// `open(label)` for a request routed to `region`, counting its calls
+    /// in `tally`.
+    pub async fn open_at(
+        &self,
+        label: &str,
+        region: Region,
+        tally: Option<Arc<Tally>>,
+    ) -> Result<Bucket, KvError> {
         {
             let mut st = self.lock();
             let fault = st.count_and_check_faults(KvOp::Open);
@@ -256,14 +277,14 @@ impl KvStore {
             if fault {
                 return Err(KvError::Other("injected fault".into()));
             }
-            st.bucket(label);
+            st.bucket(region, label);
         }
-        Ok(Bucket::new(self.clone(), label))
+        Ok(Bucket::new(self.clone(), label, region, tally))
     }
 
     /// A handle on `label` without the `open` call (for tests).
     pub fn bucket(&self, label: &str) -> Bucket {
-        Bucket::new(self.clone(), label)
+        Bucket::new(self.clone(), label, Region::A, None)
     }
 
     /// Yield (and sleep when a latency is set) so that concurrent requests
@@ -289,6 +310,9 @@ impl KvStore {
         }
         if fault {
             return Err(KvFailure::other("injected fault"));
+        }
+        if st.replicas.lag().is_some() {
+            st.replicas.deliver(Some(Instant::now()));
         }
         Ok(st)
     }
