@@ -113,7 +113,8 @@ impl TestHostBuilder {
 
     /// Use an existing store (e.g. to "restart" a host over the same data).
     /// Its mode is set to [`TestHostBuilder::kv_mode`] only if that was set
-    /// after this call; otherwise the store keeps its mode.
+    /// after this call; otherwise the store keeps its mode. Its limits and
+    /// replication are set from the profile (or [`TestHostBuilder::kv_limits`]).
     pub fn kv_store(mut self, store: KvStore) -> Self {
         self.kv_mode = store.mode();
         self.kv = Some(store);

@@ -6,7 +6,9 @@
 //! import limited to `allowed_outbound_hosts`), `fermyon:spin/variables@2.0.0`
 //! and `wasi:keyvalue@0.2.0-draft2` (store, atomics, batch) over an in-memory
 //! store with Spin's semantics ([`kv`]). Each request gets a fresh instance
-//! from one pre-instantiated component, as in Spin.
+//! from one pre-instantiated component, as in Spin. A [`profile`] makes it
+//! stand in for Fermyon Cloud or Akamai Functions instead: fewer imports,
+//! their store limits, and (Akamai) two replicated regions.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
