@@ -15,7 +15,7 @@ use crate::instance::Shared;
 use crate::kv::{KvLimits, KvMode, KvStore};
 use crate::logs::LogSink;
 use crate::manifest::{self, Manifest};
-use crate::outbound::OutboundPolicy;
+use crate::outbound::{OutboundMeter, OutboundPolicy};
 use crate::profile::{self, Profile, Router, Routing};
 
 /// A component file to serve instead of the manifest's `source`, when the
@@ -38,6 +38,7 @@ pub struct TestHostBuilder {
     replication_lag: Option<Duration>,
     routing: Option<Routing>,
     kv_limits: Option<KvLimits>,
+    outbound_per_hour: Option<u32>,
 }
 
 impl Default for TestHostBuilder {
@@ -56,6 +57,7 @@ impl Default for TestHostBuilder {
             replication_lag: None,
             routing: None,
             kv_limits: None,
+            outbound_per_hour: None,
         }
     }
 }
@@ -161,6 +163,13 @@ impl TestHostBuilder {
         self
     }
 
+    /// Outbound HTTP requests allowed per rolling hour, `0` for no cap
+    /// (default: `$IMAGE_TAGS_HOST_OUTBOUND_PER_HOUR`, else the profile's).
+    pub fn outbound_per_hour(mut self, n: u32) -> Self {
+        self.outbound_per_hour = Some(n);
+        self
+    }
+
     /// The profile's limits, with the rate caps the environment overrides.
     fn resolve_limits(&self, profile: Profile) -> Result<KvLimits> {
         if let Some(l) = &self.kv_limits {
@@ -243,6 +252,14 @@ impl TestHostBuilder {
             None => profile::env(profile::ENV_REGION)?.unwrap_or_default(),
         };
         let limits = self.resolve_limits(profile)?;
+        let outbound_cap = match self.outbound_per_hour {
+            Some(n) => Some(n),
+            None => profile::env::<u32>(profile::ENV_OUTBOUND_PER_HOUR)?,
+        };
+        let outbound_cap = match outbound_cap {
+            Some(n) => (n > 0).then_some(n),
+            None => profile.outbound_per_hour(),
+        };
 
         let pre = prepare(&wasm, profile)?;
         let kv = match self.kv {
@@ -271,6 +288,7 @@ impl TestHostBuilder {
                 pre,
                 shared,
                 policy: Arc::new(policy),
+                outbound: Arc::new(OutboundMeter::new(outbound_cap)),
                 environment,
                 authority,
                 routes,

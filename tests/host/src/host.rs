@@ -21,7 +21,7 @@ use crate::compile::Prepared;
 use crate::instance::{InstanceState, Shared};
 use crate::kv::{KvStore, Region, Tally};
 use crate::logs::GuestOutput;
-use crate::outbound::{OutboundHooks, OutboundPolicy};
+use crate::outbound::{OutboundHooks, OutboundMeter, OutboundPolicy};
 use crate::profile::{Profile, Router, REGION_HEADER};
 use crate::response::plain;
 
@@ -36,6 +36,7 @@ pub(crate) struct Inner {
     pub(crate) pre: Prepared,
     pub(crate) shared: Arc<Shared>,
     pub(crate) policy: Arc<OutboundPolicy>,
+    pub(crate) outbound: Arc<OutboundMeter>,
     pub(crate) environment: Vec<(String, String)>,
     pub(crate) authority: Authority,
     pub(crate) routes: Vec<String>,
@@ -172,6 +173,11 @@ impl TestHost {
         self.request(b.body(body)?).await
     }
 
+    /// Outbound HTTP requests: sent, and refused by the hourly cap.
+    pub fn outbound(&self) -> &OutboundMeter {
+        &self.inner.outbound
+    }
+
     /// The platform profile served.
     pub fn profile(&self) -> Profile {
         self.inner.profile
@@ -281,6 +287,7 @@ impl TestHost {
         let hooks = OutboundHooks {
             policy: inner.policy.clone(),
             logs: logs.clone(),
+            meter: inner.outbound.clone(),
         };
         let mut store = Store::new(
             inner.pre.engine(),

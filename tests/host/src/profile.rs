@@ -8,6 +8,7 @@
 //! | replication lag in ms (`akamai`; default 0) | `IMAGE_TAGS_HOST_REPLICATION_LAG_MS` | `--replication-lag-ms` | [`TestHostBuilder::replication_lag`] |
 //! | region of requests without `x-test-region`: `alternate` (default), `a`, `b` | `IMAGE_TAGS_HOST_REGION` | `--region` | [`TestHostBuilder::routing`] |
 //! | write / read rate caps per second, `0` = none (override the profile's) | `IMAGE_TAGS_HOST_KV_WRITES_PER_SEC`, `IMAGE_TAGS_HOST_KV_READS_PER_SEC` | | [`TestHostBuilder::kv_limits`] |
+//! | outbound HTTP requests per rolling hour, `0` = none (`fermyon-cloud`: 500) | `IMAGE_TAGS_HOST_OUTBOUND_PER_HOUR` | | |
 //!
 //! A flag or builder call wins over the environment. The store behaviour
 //! (`--kv sqlite|redis`, [`crate::KvMode`]) is a separate switch and applies
@@ -23,6 +24,9 @@
 //!   more fails to build the host with wasmtime's error naming the import.
 //!   One store: the manifest may name only the label `default`. At most 1,024
 //!   keys, key <= 255 bytes, value <= 1 MiB ([`KvLimits::fermyon_cloud`]).
+//!   500 outbound HTTP requests per rolling hour; the next fails with
+//!   wasi-http's `internal-error("fermyon-cloud limit: ...")`. Every profile
+//!   counts outbound requests ([`crate::TestHost::outbound`]).
 //! - `akamai`: as `fermyon-cloud` plus `wasi:keyvalue/batch`; no `atomics`.
 //!   Key <= 8 KiB, value <= 1 MiB, 50 write units and 1,000 read units per
 //!   second across the app ([`KvLimits::akamai`]). Two regions, `a` and `b`,
@@ -58,6 +62,7 @@ pub const ENV_REPLICATION_LAG_MS: &str = "IMAGE_TAGS_HOST_REPLICATION_LAG_MS";
 pub const ENV_REGION: &str = "IMAGE_TAGS_HOST_REGION";
 pub const ENV_WRITES_PER_SEC: &str = "IMAGE_TAGS_HOST_KV_WRITES_PER_SEC";
 pub const ENV_READS_PER_SEC: &str = "IMAGE_TAGS_HOST_KV_READS_PER_SEC";
+pub const ENV_OUTBOUND_PER_HOUR: &str = "IMAGE_TAGS_HOST_OUTBOUND_PER_HOUR";
 /// The request header that picks a region under `akamai`.
 pub const REGION_HEADER: &str = "x-test-region";
 
@@ -116,6 +121,11 @@ impl Profile {
     /// Two regions with a replication lag.
     pub fn replicated(self) -> bool {
         self == Profile::Akamai
+    }
+
+    /// Outbound HTTP requests per rolling hour (Fermyon Cloud: 500 per app).
+    pub fn outbound_per_hour(self) -> Option<u32> {
+        (self == Profile::FermyonCloud).then_some(500)
     }
 
     /// The platform's store limits.

@@ -378,3 +378,41 @@ async fn akamai_write_rate_cap_fails_requests_as_store_errors() {
     );
     assert_eq!(host.kv().refused(Limit::WriteRate), refused);
 }
+
+// ----- outbound HTTP --------------------------------------------------------------
+
+#[tokio::test]
+async fn outbound_requests_are_counted_and_capped_per_hour() {
+    let wasm = manifest::workspace_root().join("target/wasm32-wasip2/release/image_tags.wasm");
+    if !wasm.exists() {
+        eprintln!("{} not built: skipping", wasm.display());
+        return;
+    }
+    // Keystone mode against a port nobody listens on: each new token is one
+    // outbound request, answered 503 by the component when it fails.
+    let host = TestHost::builder()
+        .manifest("spin.toml")
+        .wasm(&wasm)
+        .profile(Profile::Spin)
+        .outbound_per_hour(1)
+        .echo_logs(false)
+        .variable("auth_mode", "keystone")
+        .variable("keystone_url", "http://127.0.0.1:9/v3")
+        .variable("keystone_origin", "http://127.0.0.1:9")
+        .build()
+        .await
+        .unwrap();
+    let r = host
+        .call("GET", "/v2/images", &[("x-auth-token", "one")], vec![])
+        .await
+        .unwrap();
+    assert_eq!(r.status, 503, "{r:?}");
+    assert_eq!((host.outbound().sent(), host.outbound().refused()), (1, 0));
+    let r = host
+        .call("GET", "/v2/images", &[("x-auth-token", "two")], vec![])
+        .await
+        .unwrap();
+    assert_eq!(r.status, 503, "{r:?}");
+    assert_eq!((host.outbound().sent(), host.outbound().refused()), (1, 1));
+    assert!(host.logs().contains("500 outbound HTTP requests per hour"));
+}
