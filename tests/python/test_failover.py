@@ -1,0 +1,296 @@
+"""A Redis failover under writers, on the real Spin: a primary and a replica promoted by Sentinel,
+behind one haproxy address that routes only to the instance reporting role:master
+(tests/services/redis-failover). Writers PUT tags and POST images through Spin while the
+primary is killed with SIGKILL; then every acknowledged write is read back.
+
+Runs when IMAGE_TAGS_FAILOVER=1 (tests/run's `failover` step), with the Spin CLI of
+IMAGE_TAGS_SPIN_BIN (or `spin` on PATH). start.sh installs redis-sentinel and haproxy when they
+are missing and it may (root or sudo -n). Its knobs pass through: FAILOVER_REPLICAS,
+FAILOVER_MIN_REPLICAS, FAILOVER_DOWN_AFTER_MS...
+
+The figures, in one line (grep `failover:`), are printed whether the assertions hold or not.
+"""
+
+import os
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import ALICE, REPO, SpinHost, tokens_variable
+
+pytestmark = pytest.mark.skipif(os.environ.get("IMAGE_TAGS_FAILOVER") != "1",
+                                reason="the Redis failover run: set IMAGE_TAGS_FAILOVER=1 (tests/run's failover step)")
+
+SCRIPTS = REPO / "tests/services/redis-failover"
+WRITERS = 6
+CLIENT_TIMEOUT = 10  # seconds: a write not answered by then is a hang
+BEFORE_KILL = 3.0  # seconds of writes before the primary is killed
+AFTER_RECOVERY = 4.0  # seconds of writes after the first success that follows the failure
+MAX_AFTER_KILL = 40.0  # stop writing then, recovered or not
+REPLICATION_WINDOW = 1.0  # seconds before the kill whose acknowledged writes async replication may lose
+READY = "/healthcheck/ready"
+
+
+@dataclass
+class Op:
+    kind: str  # "post" or "put"
+    image: str | None
+    tag: str | None
+    t0: float  # monotonic, request sent
+    t1: float  # monotonic, answer (or error) received
+    status: int | str  # HTTP status, "hang" (client timeout) or "error:<exception>"
+    retry_after: str | None = None
+
+    @property
+    def ok(self):
+        return isinstance(self.status, int) and 200 <= self.status < 300
+
+    @property
+    def unavailable(self):
+        return self.status == 503 and (self.retry_after or "").isdigit()
+
+
+def call(session, method, url, **kw):
+    """(status, Retry-After) of one request; a client timeout is "hang", a transport error "error:..."."""
+    try:
+        r = session.request(method, url, headers={"X-Auth-Token": ALICE}, timeout=CLIENT_TIMEOUT, **kw)
+        return r.status_code, r.headers.get("retry-after"), r
+    except requests.Timeout:
+        return "hang", None, None
+    except requests.RequestException as e:
+        return f"error:{type(e).__name__}", None, None
+
+
+def writer(url, n, stop, ops):
+    """POST an image, then PUT tags on it; a new image after 5 tags or after a failed POST."""
+    session = requests.Session()
+    image, k = None, 0
+    while not stop.is_set():
+        t0 = time.monotonic()
+        if image is None or k % 6 == 0:
+            status, retry, r = call(session, "POST", f"{url}/v2/images", json={"name": f"failover-{n}"})
+            op = Op("post", None, None, t0, time.monotonic(), status, retry)
+            if op.ok:
+                op.image = image = r.json()["id"]
+            k = 1
+        else:
+            tag = f"w{n}-{k}"
+            status, retry, _ = call(session, "PUT", f"{url}/v2/images/{image}/tags/{tag}")
+            op = Op("put", image, tag, t0, time.monotonic(), status, retry)
+            k += 1
+        ops.append(op)
+        if not op.ok:
+            time.sleep(0.05)  # a client that got a 503 waits a little (Retry-After says 1 s)
+
+
+def prober(url, stop, probes):
+    """GET /healthcheck/ready every 100 ms, as a Kubernetes readiness probe would, only faster."""
+    session = requests.Session()
+    while not stop.is_set():
+        t0 = time.monotonic()
+        status, retry, _ = call(session, "GET", url + READY)
+        probes.append(Op("ready", None, None, t0, time.monotonic(), status, retry))
+        time.sleep(0.1)
+
+
+def read_env(path):
+    env = {}
+    for line in Path(path).read_text().splitlines():
+        key, _, value = line.partition("=")
+        env[key] = value.strip('"')
+    return env
+
+
+def new_primary(env):
+    """The primary the sentinels agree on now: "host:port"."""
+    for port in env["FAILOVER_SENTINEL_PORTS"].split():
+        r = subprocess.run(["redis-cli", "-p", port, "sentinel", "get-master-addr-by-name",
+                            env["FAILOVER_MASTER_NAME"]], capture_output=True, text=True, timeout=5)
+        if r.returncode == 0 and r.stdout.strip():
+            return ":".join(r.stdout.split())
+    return "?"
+
+
+@dataclass
+class Run:
+    ops: list
+    probes: list
+    kill: float
+    readback: dict  # image id -> tags (None: image missing)
+    primary_before: str
+    primary_after: str
+    min_replicas: str
+
+    # --- derived figures -------------------------------------------------------
+    def first_failure(self):
+        return min((o for o in self.ops if not o.ok), key=lambda o: o.t0, default=None)
+
+    def recovery(self):
+        """The first 2xx write sent after the first failure (None: no failure, or no recovery)."""
+        first = self.first_failure()
+        if first is None:
+            return None
+        return min((o for o in self.ops if o.ok and o.t0 > first.t0), key=lambda o: o.t0, default=None)
+
+    def recovery_s(self):
+        rec = self.recovery()
+        return None if rec is None else rec.t1 - self.kill
+
+    def lost(self):
+        """Acknowledged writes missing afterwards: an image not found, or a tag not on its image."""
+        missing = []
+        for o in self.ops:
+            if not o.ok:
+                continue
+            tags = self.readback.get(o.image)
+            if tags is None or (o.kind == "put" and o.tag not in tags):
+                missing.append(o)
+        return missing
+
+    def acked_in_window(self):
+        """Writes acknowledged that were sent in the last REPLICATION_WINDOW before the kill."""
+        return [o for o in self.ops if o.ok and self.kill - REPLICATION_WINDOW <= o.t0 <= self.kill]
+
+    def summary(self):
+        ops = self.ops
+        rec = self.recovery_s()
+        fail = self.first_failure()
+        during = self.probes_during()
+        return ("failover: writes={} ok={} 503={} other={} hangs={} recovery_s={} first_fail_s={} "
+                "max_latency_s={:.2f} lost={} acked_last_{}s={} ready_during={} ready_503_during={} "
+                "primary={}->{} min_replicas_to_write={}").format(
+            len(ops), sum(o.ok for o in ops), sum(o.status == 503 for o in ops),
+            sum(not o.ok and o.status != 503 and o.status != "hang" for o in ops),
+            sum(o.status == "hang" for o in ops),
+            "none" if rec is None else f"{rec:.2f}",
+            "none" if fail is None else f"{fail.t0 - self.kill:.2f}",
+            max(o.t1 - o.t0 for o in ops), len(self.lost()), REPLICATION_WINDOW,
+            len(self.acked_in_window()), len(during), sum(p.status == 503 for p in during),
+            self.primary_before, self.primary_after, self.min_replicas)
+
+    def probes_during(self, margin=0.0):
+        """Readiness probes sent and answered while writes were failing: between the first failed
+        write and the first write that succeeded after it (shrunk by `margin` on each side)."""
+        fail, rec = self.first_failure(), self.recovery()
+        if fail is None or rec is None:
+            return []
+        lo, hi = fail.t0 + margin, rec.t0 - margin
+        return [p for p in self.probes if lo <= p.t0 and p.t1 <= hi]
+
+
+@pytest.fixture(scope="module")
+def failover(logdir):
+    home = Path(tempfile.mkdtemp(prefix="redis-failover-", dir=logdir))
+    env = dict(os.environ, FAILOVER_HOME=str(home))
+    r = subprocess.run(["bash", str(SCRIPTS / "start.sh")], env=env, capture_output=True, text=True, timeout=180)
+    if r.returncode != 0:
+        subprocess.run(["bash", str(SCRIPTS / "stop.sh"), str(home)], capture_output=True, timeout=60)
+        pytest.fail(f"the failover setup did not start:\n{r.stdout}{r.stderr}", pytrace=False)
+    setup = read_env(r.stdout.strip().splitlines()[-1])
+    spin = None
+    try:
+        spin = SpinHost("failover", logdir, {"auth_mode": "tokens", "auth_tokens": tokens_variable()},
+                        redis_url=setup["FAILOVER_REDIS_URL"])
+        yield spin.url, setup
+    finally:
+        if spin:
+            spin.stop()
+        subprocess.run(["bash", str(SCRIPTS / "stop.sh"), str(home)], capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def run(failover):
+    url, setup = failover
+    status, _, _ = call(requests, "POST", f"{url}/v2/images", json={"name": "warm-up"})
+    assert status == 201, f"no write through the failover endpoint before the kill: {status}"
+    before = new_primary(setup)
+    stop, ops, probes = threading.Event(), [], []
+    threads = [threading.Thread(target=writer, args=(url, n, stop, ops), daemon=True) for n in range(WRITERS)]
+    threads.append(threading.Thread(target=prober, args=(url, stop, probes), daemon=True))
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(BEFORE_KILL)
+        pid = int(Path(setup["FAILOVER_PRIMARY_PIDFILE"]).read_text())
+        os.kill(pid, signal.SIGKILL)
+        kill = time.monotonic()
+        while time.monotonic() - kill < MAX_AFTER_KILL:
+            time.sleep(0.2)
+            done = Run(list(ops), [], kill, {}, "", "", "")
+            rec = done.recovery()
+            if rec is not None and time.monotonic() - rec.t1 >= AFTER_RECOVERY:
+                break
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(CLIENT_TIMEOUT + 5)
+    readback = {}
+    session = requests.Session()
+    for image in {o.image for o in ops if o.ok}:
+        status, _, r = call(session, "GET", f"{url}/v2/images/{image}")
+        assert status in (200, 404), f"reading back {image}: {status}"
+        readback[image] = set(r.json()["tags"]) if status == 200 else None
+    result = Run(ops, probes, kill, readback, before, new_primary(setup), setup["FAILOVER_MIN_REPLICAS"])
+    print(result.summary())
+    return result
+
+
+def test_failover_figures(run, capsys):
+    """Print the figures outside pytest's capture, so tests/run's log carries them."""
+    with capsys.disabled():
+        print("\n" + run.summary())
+    assert run.primary_after != run.primary_before, "Sentinel did not promote the replica"
+
+
+def test_every_write_is_2xx_or_503_with_retry_after(run):
+    hangs = [o for o in run.ops if o.status == "hang"]
+    assert not hangs, f"{len(hangs)} writes not answered within {CLIENT_TIMEOUT} s"
+    other = [o for o in run.ops if not (o.ok or o.unavailable)]
+    assert not other, f"{len(other)} writes answered neither 2xx nor 503 with Retry-After: " \
+                      f"{sorted({str(o.status) for o in other})}"
+    assert any(not o.ok for o in run.ops), "no write failed: the kill did not reach the writers"
+
+
+def test_writes_succeed_again_after_the_failover(run):
+    rec = run.recovery_s()
+    assert rec is not None, f"no write succeeded in the {MAX_AFTER_KILL} s after the kill"
+    assert rec < 15, f"writes took {rec:.1f} s to succeed again"
+    late = [o for o in run.ops if o.t0 > run.recovery().t1 + 1.0 and not o.ok]
+    assert not late, f"{len(late)} writes failed more than 1 s after the recovery"
+
+
+def test_acknowledged_writes_are_kept(run):
+    """Redis replicates asynchronously: a write the primary acknowledged in the moment before it
+    died may not have reached the replica. That is the only loss allowed: at most the writes
+    acknowledged in the last REPLICATION_WINDOW before the kill (on loopback, 0 was measured)."""
+    lost, window = run.lost(), run.acked_in_window()
+    assert len(lost) <= len(window), f"{len(lost)} acknowledged writes lost, more than the " \
+                                     f"{len(window)} acknowledged in the last {REPLICATION_WINDOW} s"
+    early = [o for o in lost if o.t0 < run.kill - REPLICATION_WINDOW or o.t0 > run.kill]
+    assert not early, f"acknowledged writes lost outside the replication window: {early[:3]}"
+
+
+def test_readiness_fails_while_writes_fail(run):
+    if any(p.status == 404 for p in run.probes):
+        pytest.xfail(f"GET {READY} is not in the component yet (404; issue 19): the lead removes this xfail")
+    before = [p for p in run.probes if p.t1 < run.kill]
+    assert before and all(p.status == 200 for p in before), \
+        f"readiness before the kill: {sorted({str(p.status) for p in before})}"
+    failed = [p for p in run.probes if p.status != 200]
+    assert all(p.unavailable for p in failed), \
+        f"readiness failed otherwise than 503 with Retry-After: {sorted({str(p.status) for p in failed})}"
+    during = run.probes_during()
+    assert any(p.unavailable for p in during), \
+        f"readiness never failed while writes failed ({len(during)} probes in that time)"
+    # Inside the outage (0.5 s from its edges, where a probe and a write can race), never ready.
+    core = run.probes_during(margin=0.5)
+    assert not [p for p in core if p.status == 200], "readiness said 200 while writes were failing"
+    after = [p for p in run.probes if p.t0 > run.recovery().t1 + 1.0]
+    assert after and all(p.status == 200 for p in after), "readiness did not come back after the failover"
