@@ -45,10 +45,11 @@ master=image-tags
 started=$(date +%s.%N)
 
 rm -rf "${home:?}"/redis* "$home"/sentinel* "$home"/haproxy* "$home/failover.env"
-mapfile -t ports < <(free_ports $((1 + replicas + sentinels + 1)))
+mapfile -t ports < <(free_ports $((1 + replicas + sentinels + 2)))
 redis_ports=("${ports[@]:0:$((1 + replicas))}")
 sentinel_ports=("${ports[@]:$((1 + replicas)):$sentinels}")
-haproxy_port=${ports[-1]}
+haproxy_port=${ports[-2]}
+hold_port=${ports[-1]}
 
 # --- Redis: redis0 is the first primary, the others replicate it ------------------
 for i in "${!redis_ports[@]}"; do
@@ -139,24 +140,30 @@ backend redis_primary
     default-server check inter ${inter}ms fall 2 rise 2 on-marked-down shutdown-sessions
     # While no instance is the primary (from the kill until Sentinel has promoted a
     # replica and the check saw it twice), hold new connections instead of closing
-    # them: they go to \`hold\`, a socket nobody listens on, which refuses; haproxy
-    # retries it after 1 s, then chooses again (redispatch 2: every second retry; a
-    # retry that changes server is not delayed), and an active server wins over a
-    # backup as soon as one is up. Spin's Redis client
-    # (redis-rs ConnectionManager) hangs for good when a proxy accepts a connection
-    # and closes it at once, as haproxy does when no server is up (measured: no
-    # request answered for 90 s).
-    retries $((2 * hold_s))
-    option redispatch 2
-    server hold unix@$dir/nobody-listens.sock backup no-check
+    # them: they go to \`hold\`, a TCP port that is bound and never listened on, so it
+    # refuses; haproxy retries a refused connection after 1 s (retries), choosing the
+    # server again each time (redispatch 1), and an active server wins over the backup
+    # as soon as one is up. Why: Spin's Redis client (redis-rs 0.32 ConnectionManager)
+    # makes a second connection attempt 1-2 s after a failed one and the third 60-120 s
+    # later, every store call waiting meanwhile; haproxy closes a connection at once
+    # when no server is up, so without the hold Spin stalls for a minute or more
+    # (measured: no request answered for 90 s). (A unix socket as hold does not work:
+    # haproxy retries a refused unix connect at once, 40 retries in 0 ms.)
+    retries $hold_s
+    option redispatch 1
+    server hold 127.0.0.1:$hold_port backup no-check
 CONF
   for i in "${!redis_ports[@]}"; do
     echo "    server redis$i 127.0.0.1:${redis_ports[$i]}"
   done
 } > "$dir/haproxy.cfg"
-# The hold socket: bound once and never listened on, so every connect is refused
-# (ECONNREFUSED: haproxy waits 1 s before retrying that; a missing file it retries at once).
-python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$dir/nobody-listens.sock"
+# The hold port: bound (so nothing else can listen there) and never listened on, so
+# every connection to it is refused. A small process of this home keeps it.
+(cd "$dir" && exec nohup python3 -c 'import signal, socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+signal.pause()' "$hold_port" >/dev/null 2>&1 </dev/null) &
+echo $! > "$dir/hold.pid"
 haproxy -c -q -f "$dir/haproxy.cfg"
 nohup haproxy -db -f "$dir/haproxy.cfg" >"$dir/haproxy.log" 2>&1 </dev/null &
 echo $! > "$dir/haproxy.pid"
@@ -194,6 +201,7 @@ FAILOVER_PRIMARY_PIDFILE=$home/redis0/redis.pid
 FAILOVER_SENTINEL_PORTS="${sentinel_ports[*]}"
 FAILOVER_MASTER_NAME=$master
 FAILOVER_MIN_REPLICAS=$min_replicas
+FAILOVER_MIN_REPLICAS_LAG=$min_lag
 ENV
 echo "start.sh: redis ${redis_ports[*]} (primary ${redis_ports[0]}), sentinels ${sentinel_ports[*]}," \
   "haproxy 127.0.0.1:$haproxy_port; min-replicas-to-write $min_replicas;" \
