@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import ALICE, REPO, SpinHost, tokens_variable
+from conftest import ALICE, REPO, SpinHost, free_port, spin_bin, tokens_variable
 
 pytestmark = pytest.mark.skipif(os.environ.get("IMAGE_TAGS_FAILOVER") != "1",
                                 reason="the Redis failover run: set IMAGE_TAGS_FAILOVER=1 (tests/run's failover step)")
@@ -336,3 +336,65 @@ def test_readiness_fails_while_writes_fail(run):
         assert core, "no readiness probe while writes were failing"
         assert all(p.unavailable for p in core), \
             f"readiness said 200 while writes failed: {sum(p.status == 200 for p in core)} of {len(core)} probes"
+
+
+# ----- what does not work: measured, so the README's table stays true ------------------
+
+
+def test_a_sentinel_url_does_not_start_spin(tmp_path):
+    """Spin's redis-rs build has no Sentinel support: such a URL fails `spin up` at once."""
+    config = tmp_path / "runtime-config.toml"
+    config.write_text('[key_value_store.default]\ntype = "redis"\nurl = "redis+sentinel://127.0.0.1:1/image-tags"\n')
+
+    r = subprocess.run([spin_bin(), "up", "--from", str(REPO / "spin.toml"), "--listen", f"127.0.0.1:{free_port()}",
+                        "--state-dir", str(tmp_path / "state"), "--runtime-config-file", str(config)],
+                       cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "Invalid Redis URL" in r.stderr + r.stdout, r.stderr + r.stdout
+
+
+@pytest.mark.timeout(120)
+def test_a_cluster_answers_moved_as_503(tmp_path, logdir):
+    """Spin's Redis store talks to one node: keys of another node's slots answer MOVED, which
+    the component reports as 503 with Retry-After (and retrying does not help)."""
+
+    ports = [free_port() for _ in range(6)]  # 3 nodes, 3 cluster bus ports (port + 10000 may not exist)
+    nodes = []
+    try:
+        for port, bus in zip(ports[:3], ports[3:]):
+            (tmp_path / str(port)).mkdir()
+            nodes.append(subprocess.Popen(
+                ["redis-server", "--port", str(port), "--cluster-port", str(bus), "--bind", "127.0.0.1",
+                 "--cluster-enabled", "yes", "--save", "", "--appendonly", "no", "--dir", str(tmp_path / str(port)),
+                 "--logfile", str(tmp_path / str(port) / "redis.log")], stdin=subprocess.DEVNULL))
+        for port in ports[:3]:
+            wait_until(lambda p=port: cli(p, "ping") == "PONG", "a cluster node answering")
+        r = subprocess.run(["redis-cli", "--cluster", "create", *[f"127.0.0.1:{p}" for p in ports[:3]],
+                            "--cluster-replicas", "0", "--cluster-yes"], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        wait_until(lambda: "cluster_state:ok" in cli(ports[0], "cluster", "info"), "the cluster being ok")
+        spin = SpinHost("cluster", logdir, {"auth_mode": "tokens", "auth_tokens": tokens_variable()},
+                        redis_url=f"redis://127.0.0.1:{ports[0]}")
+        try:
+            statuses = [call(requests, "POST", f"{spin.url}/v2/images", json={"name": "c"})[:2] for _ in range(10)]
+            log = spin.component_log().read_text()
+        finally:
+            spin.stop()
+    finally:
+        for node in nodes:
+            node.terminate()
+            node.wait(10)
+    print(f"cluster: POSTs {[s for s, _ in statuses]}")
+    assert all(s == 201 or (s == 503 and (ra or "").isdigit()) for s, ra in statuses), statuses
+    assert any(s == 503 for s, _ in statuses) and "Moved" in log, statuses
+
+
+def cli(port, *args):
+    r = subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True, timeout=10)
+    return r.stdout.strip()
+
+
+def wait_until(check, what, seconds=20):
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"no {what} within {seconds} s"
+        time.sleep(0.1)
