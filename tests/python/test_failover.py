@@ -16,6 +16,7 @@ are missing and it may (root or sudo -n).
 The figures, one line per run (grep `failover:`), are printed whether the assertions hold or not.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -39,7 +40,7 @@ CLIENT_TIMEOUT = 10  # seconds: a write not answered by then is a hang
 BEFORE_KILL = 3.0  # seconds of writes before the primary is killed
 AFTER_RECOVERY = 3.0  # seconds of writes after the first success that follows the failure
 MAX_AFTER_KILL = 40.0  # stop writing then, recovered or not
-REFUSING = 4.0  # min-replicas run: seconds of refused writes before the killed node rejoins
+REFUSING = 4.0  # min-replicas run: seconds after the promotion before the killed node rejoins
 REPLICATION_WINDOW = 1.0  # seconds before the kill whose acknowledged writes async replication may lose
 READY = "/healthcheck/ready"
 
@@ -140,12 +141,11 @@ class Run:
         return min((o for o in self.ops if not o.ok), key=lambda o: o.t0, default=None)
 
     def recovery(self):
-        """The first acknowledged write sent after the kill and after the first failure was
-        answered (None: no such write). The killed primary cannot have taken it: it went to the
-        promoted replica."""
+        """The first write to be acknowledged among those sent after the kill and after the first
+        failure was answered (None: no such write). The killed primary cannot have taken it."""
         fail = self.first_failure()
         after = max(self.kill, fail.t1 if fail else self.kill)
-        return min((o for o in self.ops if o.ok and o.t0 > after), key=lambda o: o.t0, default=None)
+        return min((o for o in self.ops if o.ok and o.t0 > after), key=lambda o: o.t1, default=None)
 
     def recovery_s(self):
         rec = self.recovery()
@@ -173,7 +173,7 @@ class Run:
         rec = self.recovery()
         if not fails or rec is None:
             return None
-        lo, hi = min(o.t0 for o in fails) + margin, rec.t0 - margin
+        lo, hi = min(o.t0 for o in fails) + margin, rec.t1 - margin
         return (lo, hi) if lo < hi else None
 
     def probes_within(self, span):
@@ -226,7 +226,7 @@ def drive(url, setup, name, rejoin):
     threads.append(threading.Thread(target=prober, args=(url, stop, probes), daemon=True))
     for t in threads:
         t.start()
-    rejoined = None
+    rejoined = switched = None
     try:
         time.sleep(BEFORE_KILL)
         os.kill(int(Path(setup["FAILOVER_PRIMARY_PIDFILE"]).read_text()), signal.SIGKILL)
@@ -234,8 +234,9 @@ def drive(url, setup, name, rejoin):
         while time.monotonic() - kill < MAX_AFTER_KILL:
             time.sleep(0.2)
             run = Run(name, list(ops), [], kill, {}, "", "", "")
-            fail = run.first_failure()
-            if rejoin and rejoined is None and fail and time.monotonic() - max(fail.t1, kill) >= REFUSING:
+            if rejoin and switched is None and sentinel_primary(setup) != before:
+                switched = time.monotonic()
+            if rejoin and rejoined is None and switched and time.monotonic() - switched >= REFUSING:
                 r = subprocess.run(["bash", str(SCRIPTS / "rejoin.sh"), setup["FAILOVER_HOME"], "0"],
                                    capture_output=True, text=True, timeout=60)
                 assert r.returncode == 0, f"rejoin.sh: {r.stdout}{r.stderr}"
@@ -255,6 +256,9 @@ def drive(url, setup, name, rejoin):
         readback[image] = set(r.json()["tags"]) if status == 200 else None
     result = Run(name, ops, probes, kill, readback, before, sentinel_primary(setup), setup["FAILOVER_MIN_REPLICAS"],
                  rejoined)
+    # Every write and probe, times relative to the kill: kept with the logs when a test fails.
+    rows = [dict(vars(o), t0=round(o.t0 - kill, 3), t1=round(o.t1 - kill, 3)) for o in ops + probes]
+    (Path(setup["FAILOVER_HOME"]) / "ops.json").write_text(json.dumps(rows, indent=0))
     print(result.summary())
     return result
 
