@@ -65,7 +65,8 @@ class Op:
 
 
 def call(session, method, url, **kw):
-    """(status, Retry-After) of one request; a client timeout is "hang", a transport error "error:..."."""
+    """(status, Retry-After, response) of one request; a client timeout is "hang", a transport error
+    "error:<exception>" (with no response)."""
     try:
         r = session.request(method, url, headers={"X-Auth-Token": ALICE}, timeout=CLIENT_TIMEOUT, **kw)
         return r.status_code, r.headers.get("retry-after"), r
@@ -84,8 +85,7 @@ def writer(url, n, stop, ops):
         if image is None or k % 6 == 0:
             status, retry, r = call(session, "POST", f"{url}/v2/images", json={"name": f"failover-{n}"})
             op = Op("post", None, None, t0, time.monotonic(), status, retry)
-            if op.ok:
-                op.image = image = r.json()["id"]
+            image = op.image = r.json()["id"] if op.ok else None
             k = 1
         else:
             tag = f"w{n}-{k}"

@@ -8,8 +8,14 @@
 #   connections to an instance marked down are cut (on-marked-down shutdown-sessions)
 #
 # Clients (Spin) use redis://127.0.0.1:$FAILOVER_HAPROXY_PORT only. No data is
-# persisted (no RDB, no AOF): a killed instance comes back empty, so it is not
-# restarted here. Prints the path of failover.env (ports, pids, URL) on stdout.
+# persisted (no RDB, no AOF): a killed instance comes back empty, and only as a
+# replica (rejoin.sh). Prints the path of failover.env (ports, pids, URL) on stdout;
+# stop.sh HOME stops it all. On failure, start.sh stops what it started.
+#
+# Three sentinels, quorum 2: one would do on one machine (a failover needs a
+# majority of the sentinels, and 1 of 1 is one), but it would be the single point
+# of failure the setup is there to remove, and three cost ~1 s more of start-up
+# (they find each other through the primary's hello channel, every 2 s).
 #
 # Knobs (all optional):
 #   FAILOVER_HOME              state folder (default: a new /tmp/redis-failover-XXXXXX); stopped first if in use
@@ -32,6 +38,7 @@ else
   FAILOVER_HOME=$(mktemp -d /tmp/redis-failover-XXXXXX)
 fi
 home=$(cd "$FAILOVER_HOME" && pwd)
+trap 'echo "start.sh: failed; stopping what it started in $home" >&2; bash "$here/stop.sh" "$home" >&2' ERR
 replicas=${FAILOVER_REPLICAS:-1}
 min_replicas=${FAILOVER_MIN_REPLICAS:-0}
 min_lag=${FAILOVER_MIN_REPLICAS_LAG:-10}
