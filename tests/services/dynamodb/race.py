@@ -1,6 +1,8 @@
 """Fifty concurrent writers against a running image-tags, counting 5xx and lost writes.
 
-    python3 race.py URL [WRITERS]      (token alice-token must map to a member of proj-a)
+    python3 race.py URL[,URL...] [WRITERS]   (alice-token must map to a member of proj-a)
+
+Several URLs (Spin instances on one table): writer n goes to URL n mod their number.
 
 Round 1: WRITERS concurrent POST /v2/images (they race for the shared index counters).
 Round 2: WRITERS concurrent PUTs of distinct tags on one image (they race for its record).
@@ -16,14 +18,14 @@ import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-URL = sys.argv[1].rstrip("/")
+URLS = [u.rstrip("/") for u in sys.argv[1].split(",")]
 WRITERS = int(sys.argv[2]) if len(sys.argv) > 2 else 50
 AUTH = {"X-Auth-Token": "alice-token", "Content-Type": "application/json"}
 
 
-def call(method, path, body=None):
+def call(method, path, body=None, n=0):
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(URL + path, data=data, headers=AUTH, method=method)
+    req = urllib.request.Request(URLS[n % len(URLS)] + path, data=data, headers=AUTH, method=method)
     try:
         with urllib.request.urlopen(req, timeout=120) as r:
             return r.status, r.read()
@@ -43,7 +45,7 @@ def main():
     run = uuid.uuid4().hex[:8]
     tag = f"race-{run}"
     with ThreadPoolExecutor(WRITERS) as pool:
-        created = list(pool.map(lambda n: call("POST", "/v2/images", {"name": f"race{n}", "tags": [tag]}),
+        created = list(pool.map(lambda n: call("POST", "/v2/images", {"name": f"race{n}", "tags": [tag]}, n),
                                 range(WRITERS)))
     ids = [json.loads(b)["id"] for s, b in created if s == 201]
     status, body = call("GET", f"/v2/images?tag={tag}&limit=1000")
@@ -56,7 +58,8 @@ def main():
     target = json.loads(body)["id"]
     tags = [f"w{n}" for n in range(WRITERS)]
     with ThreadPoolExecutor(WRITERS) as pool:
-        statuses = list(pool.map(lambda t: call("PUT", f"/v2/images/{target}/tags/{t}")[0], tags))
+        statuses = list(pool.map(lambda n: call("PUT", f"/v2/images/{target}/tags/{tags[n]}", n=n)[0],
+                                 range(WRITERS)))
     kept = set(json.loads(call("GET", f"/v2/images/{target}")[1])["tags"])
     lost = sum(1 for t, s in zip(tags, statuses) if 200 <= s < 300 and t not in kept)
     good = report("tag PUTs on one image", statuses, lost) and good
