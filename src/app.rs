@@ -376,6 +376,19 @@ fn create_image<S: KvStore, V: TokenValidator>(
         .with_header("location", format!("{}/v2/images/{}", req.base, image.id)))
 }
 
+/// The logs a listing walks, merged: the rarest tag's, else its scopes'.
+fn walk<'a, S: KvStore>(
+    repo: &Repo<'a, S>,
+    query: &Query,
+    who: &Identity,
+    below: Option<&str>,
+) -> Result<Merged<'a, S>, ApiError> {
+    match repo.rarest_tag(&query.tags, below)? {
+        Some(tag) => Merged::new(vec![tag]),
+        None => repo.walk(&query.scopes(who), below),
+    }
+}
+
 fn list_images<S: KvStore, V: TokenValidator>(
     req: &Request,
     env: &Env<'_, S, V>,
@@ -400,11 +413,21 @@ fn list_images<S: KvStore, V: TokenValidator>(
     let fast = query.default_order();
     let below = marker.as_ref().filter(|_| fast).map(crate::index::entry);
     let below = below.as_deref();
-    let walk = match repo.rarest_tag(&query.tags, below)? {
-        Some(tag) => Merged::new(vec![tag])?,
-        None => repo.walk(&query.scopes(who), below)?,
-    };
-    let page = if fast {
+    let ids = query.filters.ids();
+    let page = if query.never() {
+        listing::Page {
+            images: Vec::new(),
+            next_marker: None,
+        }
+    } else if let Some(ids) = ids {
+        // An `id` filter: one read per id it names, no walk (issue 17).
+        let mut candidates = Vec::with_capacity(ids.len());
+        for id in ids {
+            candidates.extend(repo.load(id)?);
+        }
+        listing::page(&query, who, candidates, marker.as_ref())
+    } else if fast {
+        let walk = walk(&repo, &query, who, below)?;
         let (images, more) = repo.page(walk, query.limit, &|i| query.matches(who, i))?;
         let next_marker = images.last().filter(|_| more).map(|i| i.id.clone());
         listing::Page {
@@ -412,7 +435,7 @@ fn list_images<S: KvStore, V: TokenValidator>(
             next_marker,
         }
     } else {
-        let (candidates, _skipped) = repo.drain(walk)?;
+        let (candidates, _skipped) = repo.drain(walk(&repo, &query, who, below)?)?;
         listing::page(&query, who, candidates, marker.as_ref())
     };
     let mut body = json!({
