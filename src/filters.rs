@@ -63,16 +63,17 @@ enum Op {
     Neq,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Filter {
     /// A [`LISTED`] field is one of these (`eq` is a list of one).
     OneOf(&'static str, Vec<String>),
     /// `created_at` or `updated_at` against (unix seconds, microseconds).
     Time(&'static str, Op, (i64, u32)),
     /// `F_max` (true) or `F_min` of a [`COLUMNS`] entry.
-    Range(&'static str, bool, i128),
-    /// `min_ram` / `min_disk` equal to this number (`None`: not a number).
-    Number(&'static str, Option<f64>),
+    Range(&'static str, bool, i64),
+    /// `min_ram` / `min_disk` equal to this integer, in decimal without
+    /// leading zeros (`None`: the value is not an integer).
+    Number(&'static str, Option<String>),
     /// A [`NULL`] column (or `tags`) by value: matches nothing.
     Nothing,
     /// An extra property with exactly this value.
@@ -80,15 +81,12 @@ enum Filter {
 }
 
 /// What a listing's images must match besides `tag`, `visibility`, `owner`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Filters {
     pub os_hidden: bool,
     protected: Option<bool>,
     list: Vec<Filter>,
 }
-
-/// No NaN is ever stored (`sqlite_number` takes literals only).
-impl Eq for Filters {}
 
 /// The parameters as they arrive, until [`Builder::finish`] reads them in
 /// Glance's order.
@@ -134,7 +132,7 @@ impl Builder {
         let get = |name: &str| merged.iter().find(|(k, _)| k == name).map(|(_, v)| v);
         let mut f = Filters::default();
         if let Some(v) = get("os_hidden") {
-            f.os_hidden = flag("os_hidden", &v.to_lowercase())?;
+            f.os_hidden = flag("os_hidden", &v.to_ascii_lowercase())?;
         }
         if let Some(v) = get("protected") {
             f.protected = Some(flag("protected", v)?);
@@ -148,8 +146,8 @@ impl Builder {
                     "os_hidden" | "protected" | "deleted" => continue,
                     "created_at" => time("created_at", v)?,
                     "updated_at" => time("updated_at", v)?,
-                    "min_ram" => Filter::Number("min_ram", sqlite_number(v)),
-                    "min_disk" => Filter::Number("min_disk", sqlite_number(v)),
+                    "min_ram" => Filter::Number("min_ram", sqlite_integer(v)),
+                    "min_disk" => Filter::Number("min_disk", sqlite_integer(v)),
                     "tags" => Filter::Nothing,
                     "properties" | "locations" | "members" => {
                         return Err(bad(format!("Unable to filter on '{k}'.")))
@@ -239,7 +237,10 @@ fn split_quoted(list: &str) -> Result<Vec<String>, ApiError> {
         let (value, next) = match end {
             Some(end) => (&list[at + 1..end], end + 1),
             None => {
-                let end = b[at..].iter().position(|c| *c == b',').map_or(b.len(), |n| at + n);
+                let end = b[at..]
+                    .iter()
+                    .position(|c| *c == b',')
+                    .map_or(b.len(), |n| at + n);
                 (&list[at..end], end)
             }
         };
@@ -284,7 +285,8 @@ fn time(field: &'static str, v: &str) -> Result<Filter, ApiError> {
 
 /// `F_min` / `F_max`: Python's `int()` of the value, then the column.
 fn range(column: &str, max: bool, v: &str) -> Result<Filter, ApiError> {
-    let n = python_int(v).ok_or_else(|| bad("Unable to filter on a range with a non-numeric value."))?;
+    let n = python_int(v)
+        .ok_or_else(|| bad("Unable to filter on a range with a non-numeric value."))?;
     let column = static_name(COLUMNS, column).ok_or_else(|| {
         bad(format!(
             "Unable to filter on a range of '{}': it is not a field of an image.",
@@ -296,49 +298,75 @@ fn range(column: &str, max: bool, v: &str) -> Result<Filter, ApiError> {
 
 /// Python's `int(text)`: spaces around, a sign, ASCII digits with single
 /// `_` between them (saturating far past any field's range).
-fn python_int(text: &str) -> Option<i128> {
+fn python_int(text: &str) -> Option<i64> {
     let t = text.trim();
     let (negative, digits) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),
         Some(b'+') => (false, &t[1..]),
         _ => (false, t),
     };
-    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
+    {
         return None;
     }
-    let mut n: i128 = 0;
+    let mut n: i64 = 0;
     for c in digits.bytes().filter(|c| *c != b'_') {
         if !c.is_ascii_digit() {
             return None;
         }
-        n = n.saturating_mul(10).saturating_add(i128::from(c - b'0'));
+        n = n.saturating_mul(10).saturating_add(i64::from(c - b'0'));
     }
     Some(if negative { -n } else { n })
 }
 
 /// A text compared with an integer column, as SQLite does: a number when
-/// the text (spaces around it aside) is an integer or real literal.
-fn sqlite_number(text: &str) -> Option<f64> {
+/// the text (spaces around it aside) is an integer or real literal. The
+/// integer it equals, in decimal (`512`, `0512`, `512.0`, `5.12e2`: "512"),
+/// or `None` when it is no literal or no integer. Worked on the digits: a
+/// float parser would cost 20 KB of wasm.
+fn sqlite_integer(text: &str) -> Option<String> {
     let t = text.trim_matches(|c: char| c.is_ascii_whitespace());
-    let body = t.strip_prefix(['+', '-']).unwrap_or(t);
+    let (negative, body) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
     let (mantissa, exponent) = match body.find(['e', 'E']) {
         Some(i) => (&body[..i], Some(&body[i + 1..])),
         None => (body, None),
     };
-    let mut parts = mantissa.splitn(2, '.');
-    let whole = parts.next().unwrap_or_default();
-    let part = parts.next().unwrap_or_default();
-    let all_digits = |s: &str| s.bytes().all(|c| c.is_ascii_digit());
-    let exponent_ok = exponent.is_none_or(|e| {
-        let e = e.strip_prefix(['+', '-']).unwrap_or(e);
-        !e.is_empty() && all_digits(e)
-    });
-    let ok = (!whole.is_empty() || !part.is_empty()) && all_digits(whole) && all_digits(part);
-    if ok && exponent_ok {
-        t.parse().ok()
-    } else {
-        None
+    let (whole, part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = |s: &str| s.bytes().all(|c| c.is_ascii_digit());
+    if (whole.is_empty() && part.is_empty()) || !digits(whole) || !digits(part) {
+        return None;
     }
+    let exponent: i64 = match exponent {
+        None => 0,
+        Some(e) => {
+            let unsigned = e.strip_prefix(['+', '-']).unwrap_or(e);
+            if unsigned.is_empty() || !digits(unsigned) {
+                return None;
+            }
+            python_int(e)?
+        }
+    };
+    // digits × 10^shift
+    let all = format!("{whole}{part}");
+    let all = all.trim_start_matches('0');
+    let shift = exponent.saturating_sub(part.len() as i64);
+    let kept = all.trim_end_matches('0');
+    let zeros = (all.len() - kept.len()) as i64;
+    if kept.is_empty() {
+        return Some("0".into());
+    }
+    let shift = shift.saturating_add(zeros);
+    // A fraction is left, or more digits than any u64 has.
+    if negative || shift < 0 || kept.len() as i64 + shift > 20 {
+        return None;
+    }
+    Some(format!("{kept}{}", "0".repeat(shift as usize)))
 }
 
 /// A text field by column name; `None` when null or not a text field.
@@ -383,10 +411,10 @@ impl Filter {
             Filter::Range(column, max, n) => {
                 // SQLite's order: numbers, then text; null matches nothing.
                 let number = match *column {
-                    "min_ram" => Some(i128::from(image.min_ram)),
-                    "min_disk" => Some(i128::from(image.min_disk)),
-                    "protected" => Some(i128::from(image.protected)),
-                    "os_hidden" => Some(i128::from(image.os_hidden)),
+                    "min_ram" => Some(image.min_ram as i64),
+                    "min_disk" => Some(image.min_disk as i64),
+                    "protected" => Some(i64::from(image.protected)),
+                    "os_hidden" => Some(i64::from(image.os_hidden)),
                     "deleted" => Some(0),
                     _ => None,
                 };
@@ -410,7 +438,7 @@ impl Filter {
                 } else {
                     image.min_disk
                 };
-                want.is_some_and(|w| w == have as f64)
+                want.as_ref().is_some_and(|w| *w == have.to_string())
             }
             Filter::Nothing => false,
             Filter::Property(k, v) => image.extra.get(k).is_some_and(|x| x == v),

@@ -29,7 +29,10 @@ mod tests {
                 p("k", "x=y")
             ]
         );
-        assert_eq!(pairs("n=%E4%B8%AD&bad=%zz%FF"), vec![p("n", "中"), p("bad", "%zz\u{FFFD}")]);
+        assert_eq!(
+            pairs("n=%E4%B8%AD&bad=%zz%FF"),
+            vec![p("n", "中"), p("bad", "%zz\u{FFFD}")]
+        );
         assert!(pairs("").is_empty());
     }
 }

@@ -42,13 +42,7 @@ fn at_end(s: &[u8], at: usize) -> bool {
 }
 
 /// `-N{1,2}` (two digits tried first) or, when `two` allows it, `NN`.
-fn field(
-    s: &[u8],
-    at: usize,
-    c: &mut Caps,
-    month: bool,
-    next: Next<'_>,
-) -> bool {
+fn field(s: &[u8], at: usize, c: &mut Caps, month: bool, next: Next<'_>) -> bool {
     let set = |c: &mut Caps, r: Option<(usize, usize)>| {
         if month {
             c.month = r
@@ -110,7 +104,10 @@ fn clock(
 /// `([.,]f+)?`, then the zone and the end.
 fn fraction(s: &[u8], at: usize, c: &mut Caps, next: Next<'_>) -> bool {
     if matches!(s.get(at), Some(b'.' | b',')) {
-        let n = s[at + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
+        let n = s[at + 1..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
         // Fewer digits would leave a digit that neither the zone nor `$` takes.
         if n > 0 {
             c.fraction = Some((at + 1, at + 1 + n));
