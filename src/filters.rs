@@ -212,14 +212,15 @@ fn split_quoted(list: &str) -> Result<Vec<String>, ApiError> {
     let b = list.as_bytes();
     let invalid = |why: &str| bad(format!("Invalid filter value {}. {why}", echo(list)));
     let mut open = true;
-    for i in 0..b.len() {
-        if b[i] != b'"' || (i > 0 && b[i - 1] == b'\\') {
+    for (i, c) in b.iter().enumerate() {
+        let before = i.checked_sub(1).and_then(|j| b.get(j));
+        if *c != b'"' || before == Some(&b'\\') {
             continue;
         }
-        if open && i > 0 && b[i - 1] != b',' {
+        if open && before.is_some_and(|p| *p != b',') {
             return Err(invalid("There is no comma before opening quotation mark."));
         }
-        if !open && i + 1 != b.len() && b[i + 1] != b',' {
+        if !open && b.get(i + 1).is_some_and(|n| *n != b',') {
             return Err(invalid("There is no comma after closing quotation mark."));
         }
         open = !open;
@@ -229,22 +230,23 @@ fn split_quoted(list: &str) -> Result<Vec<String>, ApiError> {
     }
     let mut out = Vec::new();
     let mut at = 0;
-    while at < b.len() {
-        let end = match b[at] {
+    while let Some(c) = b.get(at) {
+        let end = match c {
             b'"' => closing_quote(b, at + 1),
             _ => None,
         };
         let (value, next) = match end {
-            Some(end) => (&list[at + 1..end], end + 1),
+            Some(end) => (list.get(at + 1..end), end + 1),
             None => {
-                let end = b[at..]
+                let rest = b.get(at..).unwrap_or_default();
+                let end = rest
                     .iter()
                     .position(|c| *c == b',')
                     .map_or(b.len(), |n| at + n);
-                (&list[at..end], end)
+                (list.get(at..end), end)
             }
         };
-        out.push(value.to_string());
+        out.push(value.unwrap_or_default().to_string());
         at = next + usize::from(b.get(next) == Some(&b','));
     }
     Ok(out)
@@ -253,8 +255,8 @@ fn split_quoted(list: &str) -> Result<Vec<String>, ApiError> {
 /// The `"` that closes a quoted value opened before `at`: `\` escapes the
 /// next character (not a newline: `.`), so a `\"` does not close it.
 fn closing_quote(b: &[u8], mut at: usize) -> Option<usize> {
-    while at < b.len() {
-        match b[at] {
+    while let Some(c) = b.get(at) {
+        match c {
             b'"' => return Some(at),
             b'\\' if b.get(at + 1).is_some_and(|c| *c != b'\n') => at += 2,
             b'\\' => return None,

@@ -16,17 +16,20 @@ use chrono::NaiveDate;
 /// bounds the fraction's digits.
 const MAX_CHARS: usize = 256;
 
-/// Where each part of the expression matched (byte ranges), `None` when not.
+/// A byte range of the text, `None` when that part did not match.
+type Span = Option<(usize, usize)>;
+
+/// Where each part of the expression matched.
 #[derive(Default, Clone, Copy)]
 struct Caps {
-    month: Option<(usize, usize)>,
-    day: Option<(usize, usize)>,
-    hour: Option<(usize, usize)>,
-    minute: Option<(usize, usize)>,
-    second: Option<(usize, usize)>,
-    fraction: Option<(usize, usize)>,
+    month: Span,
+    day: Span,
+    hour: Span,
+    minute: Span,
+    second: Span,
+    fraction: Span,
     /// Sign (`+1`, `-1`; 0 for `Z`), hours, minutes.
-    zone: Option<(i64, (usize, usize), Option<(usize, usize)>)>,
+    zone: Option<(i64, Span, Span)>,
 }
 
 type Next<'a> = &'a mut dyn FnMut(usize, &mut Caps) -> bool;
@@ -38,12 +41,12 @@ fn digits(s: &[u8], at: usize, n: usize) -> bool {
 
 /// Python's `$`: the end, or just before a final newline.
 fn at_end(s: &[u8], at: usize) -> bool {
-    at == s.len() || (at + 1 == s.len() && s[at] == b'\n')
+    at == s.len() || (at + 1 == s.len() && s.get(at) == Some(&b'\n'))
 }
 
 /// `-N{1,2}` (two digits tried first) or, when `two` allows it, `NN`.
 fn field(s: &[u8], at: usize, c: &mut Caps, month: bool, next: Next<'_>) -> bool {
-    let set = |c: &mut Caps, r: Option<(usize, usize)>| {
+    let set = |c: &mut Caps, r: Span| {
         if month {
             c.month = r
         } else {
@@ -78,7 +81,7 @@ fn clock(
     at: usize,
     c: &mut Caps,
     widths: &[usize],
-    slot: fn(&mut Caps) -> &mut Option<(usize, usize)>,
+    slot: fn(&mut Caps) -> &mut Span,
     next: Next<'_>,
 ) -> bool {
     let starts: &[usize] = if s.get(at) == Some(&b':') {
@@ -104,7 +107,9 @@ fn clock(
 /// `([.,]f+)?`, then the zone and the end.
 fn fraction(s: &[u8], at: usize, c: &mut Caps, next: Next<'_>) -> bool {
     if matches!(s.get(at), Some(b'.' | b',')) {
-        let n = s[at + 1..]
+        let n = s
+            .get(at + 1..)
+            .unwrap_or_default()
             .iter()
             .take_while(|b| b.is_ascii_digit())
             .count();
@@ -124,14 +129,14 @@ fn fraction(s: &[u8], at: usize, c: &mut Caps, next: Next<'_>) -> bool {
 fn zone(s: &[u8], at: usize, c: &mut Caps, next: Next<'_>) -> bool {
     match s.get(at) {
         Some(b'Z') => {
-            c.zone = Some((0, (0, 0), None));
+            c.zone = Some((0, None, None));
             if next(at + 1, c) {
                 return true;
             }
         }
         Some(&sign @ (b'+' | b'-')) if digits(s, at + 1, 2) => {
             let sign = if sign == b'+' { 1 } else { -1 };
-            let hours = (at + 1, at + 3);
+            let hours = Some((at + 1, at + 3));
             let after = at + 3;
             let starts: &[usize] = if s.get(after) == Some(&b':') {
                 &[1, 0]
@@ -202,7 +207,7 @@ pub fn parse(text: &str) -> Option<(i64, u32)> {
         return None;
     }
     let c = found?;
-    let num = |r: Option<(usize, usize)>, default: u32| -> Option<u32> {
+    let num = |r: Span, default: u32| -> Option<u32> {
         match r {
             Some((a, b)) => text.get(a..b)?.parse().ok(),
             None => Some(default),
@@ -218,7 +223,7 @@ pub fn parse(text: &str) -> Option<(i64, u32)> {
     });
     let offset = match c.zone {
         Some((sign, hours, minutes)) if sign != 0 => {
-            let minutes = i64::from(num(Some(hours), 0)?) * 60 + i64::from(num(minutes, 0)?);
+            let minutes = i64::from(num(hours, 0)?) * 60 + i64::from(num(minutes, 0)?);
             // datetime.timezone takes less than a day either way.
             if minutes >= 24 * 60 {
                 return None;
