@@ -330,7 +330,7 @@ fn python_int(text: &str) -> Option<i64> {
 /// or `None` when it is no literal or no integer. Worked on the digits: a
 /// float parser would cost 20 KB of wasm.
 fn sqlite_integer(text: &str) -> Option<String> {
-    let t = text.trim_matches(|c: char| c.is_ascii_whitespace());
+    let t = text.trim();
     let (negative, body) = match t.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, t.strip_prefix('+').unwrap_or(t)),
@@ -368,7 +368,9 @@ fn sqlite_integer(text: &str) -> Option<String> {
     if negative || shift < 0 || kept.len() as i64 + shift > 20 {
         return None;
     }
-    Some(format!("{kept}{}", "0".repeat(shift as usize)))
+    let mut out = kept.to_string();
+    out.extend(std::iter::repeat_n('0', shift as usize));
+    Some(out)
 }
 
 /// A text field by column name; `None` when null or not a text field.
