@@ -411,3 +411,54 @@ def test_filtered_walk_by_next_same_as_glance(world, query):
     glance, it = world["bases"]
     g, m = walk(glance, query, ADMIN), walk(it, query, ADMIN)
     assert g == m and len(m) >= 3, (query, g, m)
+
+
+WALKED = [
+    ("container_format=bare", lambda body: body.get("container_format") == "bare"),
+    ("container_format=in:bare,ovf&protected=false",
+     lambda body: body.get("container_format") in ("bare", "ovf") and not body.get("protected")),
+    ("name=in:w1,w3,w5&min_ram_min=1", lambda body: body["name"] in ("w1", "w3", "w5") and body["min_ram"] >= 1),
+]
+
+
+@pytest.mark.parametrize("query,matching", WALKED, ids=[q for q, _ in WALKED])
+def test_filtered_walk_while_writers_create_and_delete(headers_host, query, matching):
+    """Following `next` through a filtered listing (image-tags alone) while images are
+    created and deleted between pages: every image that matches and exists for the whole
+    walk is listed exactly once, in order, and nothing that does not match is listed."""
+    who = {**MEMBER, "X-Project-Id": f"proj-walk-{uuid.uuid4().hex[:8]}"}
+    base = headers_host + "/v2/images"
+
+    def create(n, **extra):
+        body = {"name": f"w{n % 7}", "container_format": ["bare", "ovf", "ami"][n % 3], "min_ram": n % 4,
+                "protected": n % 5 == 0, **extra}
+        r = requests.post(base, headers=who, json=body, timeout=20)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    stable = [create(n) for n in range(36)]
+    churn = [create(n, name="churn") for n in range(36, 48)]  # deleted during the walk
+    writes = iter(range(100, 200))
+    listed, path = [], f"?{query}&limit=3"
+    for _ in range(100):
+        r = requests.get(base + path, headers=who, timeout=20)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        listed += page["images"]
+        if "next" not in page:
+            break
+        path = page["next"][len("/v2/images"):]
+        # between pages: two new images, and one image not yet reached goes away
+        create(next(writes))
+        create(next(writes))
+        if churn:
+            gone = churn.pop()
+            if not gone["protected"]:
+                assert requests.delete(f"{base}/{gone['id']}", headers=who, timeout=20).status_code == 204
+    ids = [i["id"] for i in listed]
+    assert len(ids) == len(set(ids)), "an image was listed twice"
+    assert all(matching(i) for i in listed), [i for i in listed if not matching(i)]
+    newest_first = sorted(stable, key=lambda i: (i["created_at"], i["id"]), reverse=True)
+    want = [i["id"] for i in newest_first if matching(i)]
+    assert len(want) >= 5
+    assert [i for i in ids if i in set(want)] == want
