@@ -6,18 +6,18 @@
 use crate::auth::keystone::TokenValidator;
 use crate::auth::{self, KeystoneEnv};
 use crate::config::Config;
+use crate::core::backend::Backend;
 use crate::core::error::Error;
 use crate::core::identity::Identity;
-use crate::core::repo::Repo;
 use crate::core::store::{unavailable, KvStore, StoreError};
 use crate::http::{request_id, Request, Response, RouteError};
 use crate::{glance, ims};
 
 /// What the host hands the service for one request.
-pub struct Env<'a, S: KvStore, V: TokenValidator> {
+pub struct Env<'a, B: Backend, V: TokenValidator> {
     pub config: &'a Config,
     /// The opened store, or why it could not be opened.
-    pub store: Result<&'a S, StoreError>,
+    pub store: Result<&'a B, StoreError>,
     pub keystone: &'a V,
     /// Unix seconds.
     pub now: i64,
@@ -76,7 +76,7 @@ fn route_name(target: &Target) -> &'static str {
     }
 }
 
-pub fn handle<S: KvStore, V: TokenValidator>(req: &Request, env: &Env<'_, S, V>) -> Outcome {
+pub fn handle<B: Backend, V: TokenValidator>(req: &Request, env: &Env<'_, B, V>) -> Outcome {
     let request_id = request_id(req.header("x-openstack-request-id"));
     let mut outcome = Outcome {
         response: Response::empty(500),
@@ -117,16 +117,16 @@ pub fn needs_identity(raw_path: &str) -> bool {
         .any(|v| raw_path == *v || raw_path.strip_prefix(v).is_some_and(|r| r.starts_with('/')))
 }
 
-fn store<'a, S: KvStore, V: TokenValidator>(env: &Env<'a, S, V>) -> Result<&'a S, Error> {
+fn store<'a, B: Backend, V: TokenValidator>(env: &Env<'a, B, V>) -> Result<&'a B, Error> {
     env.store
         .as_ref()
         .copied()
         .map_err(|e| Error::unavailable(format!("key-value store cannot be opened: {}", e.0)))
 }
 
-fn identify<S: KvStore, V: TokenValidator>(
+fn identify<B: Backend, V: TokenValidator>(
     req: &Request,
-    env: &Env<'_, S, V>,
+    env: &Env<'_, B, V>,
     outcome: &mut Outcome,
 ) -> Result<Identity, Error> {
     let auth = env.config.auth.as_ref().map_err(Clone::clone)?;
@@ -142,9 +142,9 @@ fn identify<S: KvStore, V: TokenValidator>(
 
 /// Identity (401), then the route (404, 405), then the body's size (413),
 /// then the handler.
-fn dispatch<S: KvStore, V: TokenValidator>(
+fn dispatch<B: Backend, V: TokenValidator>(
     req: &Request,
-    env: &Env<'_, S, V>,
+    env: &Env<'_, B, V>,
     target: Result<Target, RouteError>,
     outcome: &mut Outcome,
 ) -> Result<Response, Error> {
@@ -177,7 +177,7 @@ fn dispatch<S: KvStore, V: TokenValidator>(
             let ctx = ims::handlers::Ctx {
                 req,
                 who: &who,
-                repo: Repo::new(store(env)?),
+                repo: store(env)?.images(),
                 config: env.config,
                 now: env.now,
             };
@@ -186,9 +186,12 @@ fn dispatch<S: KvStore, V: TokenValidator>(
     }
 }
 
-fn healthcheck<S: KvStore, V: TokenValidator>(env: &Env<'_, S, V>) -> Result<Response, Error> {
+fn healthcheck<B: Backend, V: TokenValidator>(env: &Env<'_, B, V>) -> Result<Response, Error> {
     // Opening is not enough on every backend: one cheap read proves the store answers.
-    store(env)?.exists("healthcheck").map_err(unavailable)?;
+    store(env)?
+        .store()
+        .exists("healthcheck")
+        .map_err(unavailable)?;
     Ok(Response::text(200, "OK"))
 }
 
