@@ -224,6 +224,7 @@ fn log_line(line: &str) {
 fn access_log(req: &Request, outcome: &service::Outcome, micros: u128) {
     let line = serde_json::json!({
         "request_id": outcome.request_id,
+        "trace_id": crate::http::trace_id(req.header("traceparent")),
         "method": echo(&req.method),
         "route": outcome.route,
         "status": outcome.response.status,
