@@ -32,6 +32,31 @@ fn store_error(e: store::Error) -> StoreError {
 
 struct SpinKv(store::Bucket);
 
+/// Spin's DynamoDB store (`aws_dynamo`) increments by a read, then a
+/// conditional write (TransactWriteItems) of old + delta; when another writer
+/// changed the counter in between, the write is cancelled and the call fails,
+/// with no retry in Spin. A cancelled transaction applied nothing, so trying
+/// again is safe, and up to this many more tries ride out 50 racing writers.
+const INCREMENT_ATTEMPTS: u32 = 100;
+
+/// Whether an `increment` error is that lost race: the AWS SDK's Debug of
+/// the service's answer, which Spin hands the guest as it is. Conditional
+/// check failed (our compare lost) or transaction conflict (DynamoDB's own
+/// word for two transactions on one item) only: any other error may come
+/// from a write that did apply, and a retry could count twice.
+fn lost_race(message: &str) -> bool {
+    message.starts_with("ServiceError(ServiceError { source: TransactionCanceledException(")
+        && (message.contains("code: Some(\"ConditionalCheckFailed\")")
+            || message.contains("code: Some(\"TransactionConflict\")"))
+}
+
+/// Sleep up to 2^attempt ms (at most 32), jittered, so the racers spread out.
+fn increment_backoff(attempt: u32) {
+    let cap_micros = (1u64 << attempt.min(5)) * 1000;
+    let micros = ::wasi::random::random::get_random_u64() % (cap_micros + 1);
+    std::thread::sleep(std::time::Duration::from_micros(micros));
+}
+
 impl KvStore for SpinKv {
     type Cas = atomics::Cas;
 
@@ -52,7 +77,16 @@ impl KvStore for SpinKv {
     }
 
     fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
-        atomics::increment(&self.0, key, delta).map_err(store_error)
+        let mut attempt = 0;
+        loop {
+            match atomics::increment(&self.0, key, delta) {
+                Err(store::Error::Other(m)) if attempt < INCREMENT_ATTEMPTS && lost_race(&m) => {
+                    attempt += 1;
+                    increment_backoff(attempt);
+                }
+                done => return done.map_err(store_error),
+            }
+        }
     }
 
     fn watch(&self, key: &str) -> Result<(Option<Vec<u8>>, atomics::Cas), StoreError> {

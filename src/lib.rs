@@ -15,6 +15,7 @@ pub mod core;
 pub mod glance;
 pub mod http;
 pub mod ims;
+pub mod query;
 pub mod service;
 
 #[cfg(target_arch = "wasm32")]

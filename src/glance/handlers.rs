@@ -142,6 +142,19 @@ pub fn create<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Response, Error> {
         .with_header("location", format!("{}/v2/images/{}", req.base, image.id)))
 }
 
+/// The logs a listing walks, merged: the rarest tag's, else its scopes'.
+fn walk<'a, S: KvStore>(
+    repo: &Repo<'a, S>,
+    query: &Query,
+    who: &Identity,
+    below: Option<&str>,
+) -> Result<Merged<'a, S>, Error> {
+    match repo.rarest_tag(&query.tags, below)? {
+        Some(tag) => Merged::new(vec![tag]),
+        None => repo.walk(&query.scopes(who), below),
+    }
+}
+
 pub fn list<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Response, Error> {
     let (req, who) = (ctx.req, ctx.who);
     let query = Query::parse(&req.query)?;
@@ -166,11 +179,20 @@ pub fn list<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Response, Error> {
         .filter(|_| fast)
         .map(crate::core::index::entry);
     let below = below.as_deref();
-    let walk = match repo.rarest_tag(&query.tags, below)? {
-        Some(tag) => Merged::new(vec![tag])?,
-        None => repo.walk(&query.scopes(who), below)?,
-    };
-    let page = if fast {
+    let page = if query.never() {
+        listing::Page {
+            images: Vec::new(),
+            next_marker: None,
+        }
+    } else if let Some(ids) = query.filters.ids() {
+        // An `id` filter: one read per id it names, no walk (issue 17).
+        let mut candidates = Vec::with_capacity(ids.len());
+        for id in ids {
+            candidates.extend(repo.load(id)?);
+        }
+        listing::page(&query, who, candidates, marker.as_ref())
+    } else if fast {
+        let walk = walk(&repo, &query, who, below)?;
         let (images, more) = repo.page(walk, query.limit, &|i| query.matches(who, i))?;
         let next_marker = images.last().filter(|_| more).map(|i| i.id.clone());
         listing::Page {
@@ -178,7 +200,7 @@ pub fn list<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Response, Error> {
             next_marker,
         }
     } else {
-        let (candidates, _skipped) = repo.drain(walk)?;
+        let (candidates, _skipped) = repo.drain(walk(&repo, &query, who, below)?)?;
         listing::page(&query, who, candidates, marker.as_ref())
     };
     let mut body = json!({

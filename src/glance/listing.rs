@@ -6,6 +6,7 @@ use crate::core::identity::Identity;
 use crate::core::image::Image;
 use crate::core::index::LogId;
 use crate::core::policy;
+use crate::glance::filters::{self, Filters};
 use crate::http::echo;
 use std::cmp::Ordering;
 
@@ -15,6 +16,7 @@ pub use crate::core::limits::MAX_LIMIT;
 /// tag log's length (5,000 of them held an instance for 10 to 40 s while
 /// that read was an `increment(0)`, a write transaction on SQLite).
 pub const MAX_TAG_FILTERS: usize = 20;
+const VISIBILITIES: &[&str] = &["public", "community", "shared", "private", "all"];
 pub const SORT_KEYS: &[&str] = &[
     "name",
     "created_at",
@@ -29,11 +31,8 @@ pub struct Query {
     pub tags: Vec<String>,
     pub visibility: Option<String>,
     pub owner: Option<String>,
-    pub name: Option<String>,
-    pub status: Option<String>,
-    pub os_hidden: Option<bool>,
-    /// Any other parameter: an extra property that must have this exact value.
-    pub properties: Vec<(String, String)>,
+    /// Every other filter (issue 17): core fields, times, ranges, extra properties.
+    pub filters: Filters,
     pub sort: Vec<(String, bool)>,
     /// The direction of the tie-breaks Glance's database layer adds after
     /// the keys (`created_at`, then `id`, each unless already a key): the
@@ -75,17 +74,12 @@ fn sort_dir(dir: &str) -> Result<bool, Error> {
 impl Query {
     /// One pass over the parameters: linear in the query's length.
     pub fn parse(raw: &str) -> Result<Query, Error> {
-        let params: Vec<(String, String)> = form_urlencoded::parse(raw.as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
+        let params = crate::query::pairs(raw);
         let mut q = Query {
             tags: Vec::new(),
             visibility: None,
             owner: None,
-            name: None,
-            status: None,
-            os_hidden: None,
-            properties: Vec::new(),
+            filters: Filters::default(),
             sort: Vec::new(),
             ties_asc: false,
             limit: DEFAULT_LIMIT,
@@ -93,6 +87,7 @@ impl Query {
             params: params.clone(),
         };
         let (mut keys, mut dirs) = (Vec::new(), Vec::new());
+        let (mut rest, mut last_visibility) = (filters::Builder::default(), None);
         for (k, v) in params {
             match k.as_str() {
                 "tag" if q.tags.len() == MAX_TAG_FILTERS => {
@@ -101,25 +96,12 @@ impl Query {
                     )))
                 }
                 "tag" => q.tags.push(v),
+                // Glance checks the last one and filters by the first.
                 "visibility" => {
-                    if !matches!(
-                        v.as_str(),
-                        "public" | "community" | "shared" | "private" | "all"
-                    ) {
-                        return Err(bad(format!("Invalid visibility value: {}", echo(&v))));
-                    }
-                    q.visibility = Some(v);
+                    q.visibility.get_or_insert_with(|| v.clone());
+                    last_visibility = Some(v);
                 }
                 "owner" => q.owner = Some(v),
-                "name" => q.name = Some(v),
-                "status" => q.status = Some(v),
-                "os_hidden" => {
-                    q.os_hidden = Some(match v.to_ascii_lowercase().as_str() {
-                        "true" => true,
-                        "false" => false,
-                        _ => return Err(bad(format!("Invalid value for os_hidden: {}", echo(&v)))),
-                    })
-                }
                 "limit" => {
                     // Glance's int() strips surrounding spaces; so do we.
                     let n: i64 = v
@@ -140,9 +122,17 @@ impl Query {
                         q.sort.push((sort_key(key)?, sort_dir(dir)?));
                     }
                 }
-                "member_status" => {}
-                _ => q.properties.push((k, v)),
+                // Image members are not kept: nothing to filter on.
+                "member_status" => {
+                    if !matches!(v.as_str(), "pending" | "accepted" | "rejected" | "all") {
+                        return Err(bad(format!("Invalid status: {}", echo(&v))));
+                    }
+                }
+                _ => rest.push(k, v)?,
             }
+        }
+        if let Some(v) = last_visibility.filter(|v| !VISIBILITIES.contains(&v.as_str())) {
+            return Err(bad(format!("Invalid visibility value: {}", echo(&v))));
         }
         if !q.sort.is_empty() && (!keys.is_empty() || !dirs.is_empty()) {
             return Err(bad(
@@ -154,6 +144,7 @@ impl Query {
                 "Number of sort dirs does not match the number of sort keys",
             ));
         }
+        q.filters = rest.finish()?;
         q.ties_asc = match (q.sort.as_slice(), dirs.as_slice()) {
             ([(_, asc)], _) | ([], [asc]) => *asc,
             _ => false,
@@ -206,13 +197,18 @@ impl Query {
         visible
             && self.tags.iter().all(|t| image.has_tag(t))
             && eq_opt(&self.owner, image.owner.as_deref())
-            && eq_opt(&self.name, image.name.as_deref())
-            && eq_opt(&self.status, Some(&image.status))
-            && image.os_hidden == self.os_hidden.unwrap_or(false)
-            && self
-                .properties
-                .iter()
-                .all(|(k, v)| image.extra.get(k).is_some_and(|x| x == v))
+            && self.filters.matches(image)
+    }
+
+    /// Whether no image can match (a filter on a field that is always null
+    /// here, an empty `in:`, a `visibility` Glance checked but cannot match):
+    /// the listing then walks nothing.
+    pub fn never(&self) -> bool {
+        self.filters.never()
+            || self
+                .visibility
+                .as_deref()
+                .is_some_and(|v| !VISIBILITIES.contains(&v))
     }
 
     /// Order two images as Glance does: by the sort keys, then by
@@ -306,7 +302,11 @@ mod tests {
         assert_eq!(q.tags, vec!["a", "b c"]);
         assert_eq!(q.sort, vec![("name".into(), true)]);
         assert_eq!(q.limit, MAX_LIMIT);
-        assert_eq!(q.properties, vec![("os_distro".into(), "x".into())]);
+        assert!(q.filters.matches(&{
+            let mut i = img("00000001-0000-0000-0000-000000000000", "n", 1, &[]);
+            i.extra.insert("os_distro".into(), "x".into());
+            i
+        }));
         let q = Query::parse("sort=name:asc,id").unwrap();
         assert_eq!(q.sort, vec![("name".into(), true), ("id".into(), false)]);
         assert_eq!(

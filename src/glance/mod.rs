@@ -4,6 +4,7 @@
 pub mod discovery;
 pub mod endpoint;
 pub mod error;
+pub mod filters;
 pub mod handlers;
 pub mod listing;
 pub mod patch;

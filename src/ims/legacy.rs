@@ -105,21 +105,19 @@ fn parse_query(raw: &str) -> Result<(Option<usize>, usize, Vec<Filter>), Error> 
             .ok_or_else(|| bad(format!("'{name}' must be a whole number of at least 1.")))
     };
     let (mut limit, mut page, mut filters) = (None, 1, Vec::new());
-    for (name, value) in form_urlencoded::parse(raw.as_bytes()) {
-        match name.as_ref() {
+    for (name, value) in crate::query::pairs(raw) {
+        match name.as_str() {
             "limit" => limit = Some(positive("limit", &value)?),
             "page" => page = positive("page", &value)?,
-            "__imagetype" => match value.as_ref() {
-                "gold" | "private" | "shared" => {
-                    filters.push(Filter::ImageType(value.into_owned()))
-                }
+            "__imagetype" => match value.as_str() {
+                "gold" | "private" | "shared" => filters.push(Filter::ImageType(value)),
                 _ => return Err(bad("'__imagetype' must be gold, private or shared.")),
             },
             "created_at" => filters.push(time_filter("created_at", &value)?),
             "updated_at" => filters.push(time_filter("updated_at", &value)?),
             // Image members are not kept here: nothing to filter on.
             "member_status" => {}
-            _ => filters.push(Filter::Property(name.into_owned(), value.into_owned())),
+            _ => filters.push(Filter::Property(name, value)),
         }
     }
     Ok((limit, page, filters))

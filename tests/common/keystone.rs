@@ -5,11 +5,21 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 pub fn home() -> PathBuf {
     std::env::var_os("KEYSTONE_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/tmp/keystone-real"))
+}
+
+/// `http://127.0.0.1:PORT` of the Keystone under test: start.sh's
+/// KEYSTONE_PORT (default 5000), so a second Keystone with its own
+/// KEYSTONE_HOME and KEYSTONE_PORT can serve one run without touching another.
+pub fn origin() -> String {
+    let port = std::env::var("KEYSTONE_PORT").unwrap_or_else(|_| "5000".into());
+    format!("http://127.0.0.1:{port}")
 }
 
 /// The project's own install/start/stop scripts for Keystone.
@@ -23,7 +33,7 @@ pub fn scripts() -> PathBuf {
 pub fn fixtures() -> Option<HashMap<String, String>> {
     let path = home().join("fixtures.env");
     let running = Command::new("curl")
-        .args(["-sf", "-o", "/dev/null", "http://127.0.0.1:5000/v3"])
+        .args(["-sf", "-o", "/dev/null", &format!("{}/v3", origin())])
         .status()
         .is_ok_and(|s| s.success());
     match std::fs::read_to_string(&path) {
@@ -77,7 +87,7 @@ pub fn password_token(f: &HashMap<String, String>, user: &str, project_id: &str)
         .args([
             "-d",
             &body.to_string(),
-            "http://127.0.0.1:5000/v3/auth/tokens",
+            &format!("{}/v3/auth/tokens", origin()),
         ])
         .output()
         .expect("curl runs");
@@ -106,7 +116,7 @@ pub fn revoke(f: &HashMap<String, String>, token: &str) {
         ])
         .args(["-H", &format!("x-auth-token: {}", f["ADMIN_TOKEN"])])
         .args(["-H", &format!("x-subject-token: {token}")])
-        .arg("http://127.0.0.1:5000/v3/auth/tokens")
+        .arg(format!("{}/v3/auth/tokens", origin()))
         .output()
         .expect("curl runs");
     assert_eq!(String::from_utf8_lossy(&status.stdout), "204");
@@ -114,10 +124,56 @@ pub fn revoke(f: &HashMap<String, String>, token: &str) {
 
 /// How many token validations image-tags has sent Keystone so far, from
 /// Keystone's own access log (our requests carry `User-Agent: image-tags`).
+///
+/// gunicorn writes a request's access line after it has sent the response,
+/// so the line of a validation whose answer the component already has may
+/// not be in the file yet: reading the file at once raced that write (the
+/// flake of issue 19, "the first request validates, left: 0, right: 1").
+/// A barrier makes the count exact instead: one request of our own with a
+/// user agent no other request has, waited for in the log. start.sh's
+/// Keystone runs one worker with one thread, which handles requests one at
+/// a time and writes each one's line before it takes the next; so once the
+/// barrier's line is in the file, so is the line of every request answered
+/// before the barrier was sent, and none is still to come.
 pub fn validations_seen() -> usize {
-    std::fs::read_to_string(home().join("keystone.log"))
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains("GET /v3/auth/tokens") && l.contains("\"image-tags\""))
-        .count()
+    static BARRIERS: AtomicUsize = AtomicUsize::new(0);
+    let conf = home().join("run/gunicorn.conf.py");
+    let conf = std::fs::read_to_string(&conf).unwrap_or_default();
+    assert!(
+        conf.lines().any(|l| l.trim() == "workers = 1")
+            && conf.lines().any(|l| l.trim() == "threads = 1"),
+        "counting validations needs Keystone with one worker and one thread (start.sh's default), \
+         not as configured in {:?}",
+        home().join("run/gunicorn.conf.py")
+    );
+    let marker = format!(
+        "image-tags-test-log-barrier/{}-{}",
+        std::process::id(),
+        BARRIERS.fetch_add(1, Ordering::Relaxed)
+    );
+    let status = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-m", "30", "-A", &marker])
+        .arg(format!("{}/v3", origin()))
+        .status()
+        .expect("curl runs");
+    assert!(
+        status.success(),
+        "the barrier request to Keystone failed: {status}"
+    );
+    let log = home().join("keystone.log");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains(&marker) {
+            return text
+                .lines()
+                .filter(|l| l.contains("GET /v3/auth/tokens") && l.contains("\"image-tags\""))
+                .count();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the barrier request {marker} never reached Keystone's access log {log:?} within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }

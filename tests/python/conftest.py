@@ -6,9 +6,11 @@ served on free 127.0.0.1 ports by the server IMAGE_TAGS_SERVER names:
 * ``host`` (default): the wasmtime test host binary (tests/host), with the
   store behaviour IMAGE_TAGS_KV names (sqlite or redis);
 * ``spin``: the real Spin (``spin up`` on spin.toml), with Spin's SQLite store
-  in a temporary --state-dir (IMAGE_TAGS_KV=sqlite) or a real Redis through a
+  in a temporary --state-dir (IMAGE_TAGS_KV=sqlite), a real Redis through a
   runtime config (IMAGE_TAGS_KV=redis, IMAGE_TAGS_REDIS_URL; one database per
-  server, flushed when it starts).
+  server, flushed when it starts), or Spin's `aws_dynamo` store on the local
+  DynamoDB emulator (IMAGE_TAGS_KV=dynamodb, IMAGE_TAGS_DYNAMODB_ENV; one new
+  table per server).
 
 The servers the tests use:
 
@@ -24,10 +26,12 @@ Environment knobs:
   IMAGE_TAGS_HOST_BIN        host binary (default: newest of target/{release,debug}/image-tags-host)
   IMAGE_TAGS_WASM            component (default target/wasm32-wasip2/release/image_tags.wasm)
   IMAGE_TAGS_SERVER          host (default) or spin
-  IMAGE_TAGS_KV              sqlite (default) or redis: the store (behaviour)
+  IMAGE_TAGS_KV              sqlite (default), redis, or dynamodb (Spin only): the store (behaviour)
   IMAGE_TAGS_SPIN_BIN        the Spin CLI (default: `spin` on PATH)
   IMAGE_TAGS_REDIS_URL       a real Redis for IMAGE_TAGS_SERVER=spin IMAGE_TAGS_KV=redis
                              (default redis://127.0.0.1:6379); databases 1.. are used and flushed
+  IMAGE_TAGS_DYNAMODB_ENV    the env file tests/services/dynamodb/start.sh wrote, for
+                             IMAGE_TAGS_KV=dynamodb (default /tmp/dynamodb-emulator/dynamodb.env)
   IMAGE_TAGS_HOST_CACHE_DIR  compiled-component cache (default /tmp/image-tags-pytest-cwasm)
   GLANCE_ORACLE_HOME         installed oracle (default /tmp/glance-oracle; tests/services/glance/setup.sh installs it)
   IMAGE_TAGS_REQUIRE_ORACLE  =1: fail instead of skipping when the oracle is not installed
@@ -213,6 +217,29 @@ def redis_db_url():
     return url
 
 
+_dynamodb_tables = iter(range(1, 100000))
+
+
+def dynamodb_env():
+    """The emulator's AWS_* variables (endpoint, region, dummy credentials) from start.sh's env file."""
+    path = Path(os.environ.get("IMAGE_TAGS_DYNAMODB_ENV", "/tmp/dynamodb-emulator/dynamodb.env"))
+    if not path.exists():
+        pytest.fail(f"IMAGE_TAGS_KV=dynamodb needs the emulator: no {path} (run tests/services/dynamodb/"
+                    "install.sh and start.sh, or set IMAGE_TAGS_DYNAMODB_ENV)", pytrace=False)
+    lines = [line.split("=", 1) for line in path.read_text().splitlines() if "=" in line]
+    return {k.strip(): v.strip() for k, v in lines if not k.startswith("#")}
+
+
+def dynamodb_table(aws, name):
+    """A new, empty table on the emulator, with the key schema Spin's store expects."""
+    table = f"image-tags-{name}-{next(_dynamodb_tables)}-{uuid.uuid4().hex[:6]}"
+    r = subprocess.run([aws["DYNAMODB_PYTHON"], aws["DYNAMODB_TABLE_SCRIPT"], aws["DYNAMODB_ENDPOINT"], table,
+                        "--fresh"], env={**os.environ, **aws}, capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        pytest.fail(f"could not create DynamoDB table {table}: {r.stdout}{r.stderr}", pytrace=False)
+    return table
+
+
 class SpinHost:
     """`spin up` on the repository's spin.toml: the real Spin serving the component."""
 
@@ -236,6 +263,14 @@ class SpinHost:
             self.redis_url = redis_url or redis_db_url()
             config = self.state_dir / "runtime-config.toml"
             config.write_text(f'[key_value_store.default]\ntype = "redis"\nurl = "{self.redis_url}"\n')
+            cmd += ["--runtime-config-file", str(config)]
+        elif KV == "dynamodb":
+            aws = dynamodb_env()
+            env.update(aws)  # Spin's AWS SDK reads the endpoint from AWS_ENDPOINT_URL_DYNAMODB
+            self.dynamodb_table = dynamodb_table(aws, name)
+            config = self.state_dir / "runtime-config.toml"
+            config.write_text(f'[key_value_store.default]\ntype = "aws_dynamo"\nregion = "{aws["AWS_REGION"]}"\n'
+                              f'table = "{self.dynamodb_table}"\nconsistent_read = true\n')
             cmd += ["--runtime-config-file", str(config)]
         elif store_dir:
             self.store_dir = Path(store_dir)

@@ -39,19 +39,15 @@ pub fn uri(raw_path: &str) -> String {
     uri
 }
 
-/// The query's `key=value` pairs decoded, sorted by key then value, and
-/// re-encoded. The signer sorts the decoded parameters, so the order of the
-/// encoded text would differ (`.` sorts after `%2F`). A `+` is a `+`: the
-/// signer encodes a space as `%20`.
+/// The query's `key=value` pairs, decoded as the handlers decode them
+/// ([`crate::query::pairs`]), sorted by key then value, and re-encoded. The
+/// signer sorts the decoded parameters, so the order of the encoded text
+/// would differ (`.` sorts after `%2F`). A raw `+` is a space, as it is to
+/// the handlers: the signer sends `%20` for a space and `%2B` for a `+`, so
+/// its signatures verify, and a `%2B` re-sent as `+` signs as `%20`: it no
+/// longer verifies (issue 17).
 pub fn query(raw_query: &str) -> String {
-    let mut pairs: Vec<(String, String)> = raw_query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode(key), decode(value))
-        })
-        .collect();
+    let mut pairs = crate::query::pairs(raw_query);
     pairs.sort();
     pairs
         .iter()
@@ -133,8 +129,11 @@ mod tests {
         assert_eq!(query(""), "");
         assert_eq!(query("b=2&a=1&a=0"), "a=0&a=1&b=2");
         assert_eq!(query("k=a%2Fb&k=a.b"), "k=a.b&k=a%2Fb");
-        assert_eq!(query("flag&x=a+b%20c"), "flag=&x=a%2Bb%20c");
+        assert_eq!(query("flag&x=a+b%20c%2Bd"), "flag=&x=a%20b%20c%2Bd");
         assert_eq!(query("&&n=%E4%B8%AD"), "n=%E4%B8%AD");
+        // One reading with the handlers (issue 17): a raw `+` is a space.
+        assert_eq!(query("tag=a+b"), query("tag=a%20b"));
+        assert_ne!(query("tag=a+b"), query("tag=a%2Bb"));
     }
 
     #[test]

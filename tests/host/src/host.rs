@@ -1,425 +1,55 @@
 //! The host: a compiled component served one fresh instance per request.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Instant, SystemTime};
+use std::sync::Arc;
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{anyhow, bail, Result};
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, HOST};
 use http::uri::{Authority, Scheme as UriScheme};
 use http_body_util::{BodyExt, Full};
-use hyper::server::conn::http1;
-use tokio::net::TcpListener;
-use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, Store};
+use wasmtime::Store;
 use wasmtime_wasi::WasiCtxBuilder;
-use wasmtime_wasi_http::io::TokioIo;
-use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
-use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::{HyperIncomingBody, HyperOutgoingBody};
 use wasmtime_wasi_http::p2::WasiHttpView;
 
-use crate::instance::{bindings::SpinHost, InstanceState, Shared};
-use crate::kv::{KvMode, KvStore};
-use crate::logs::{GuestOutput, LogSink};
-use crate::manifest::{self, Manifest};
-use crate::outbound::{OutboundHooks, OutboundPolicy};
+use crate::compile::Prepared;
+use crate::instance::{InstanceState, Shared};
+use crate::kv::{KvStore, Region, Tally};
+use crate::logs::GuestOutput;
+use crate::outbound::{OutboundHooks, OutboundMeter, OutboundPolicy};
+use crate::profile::{Profile, Router, REGION_HEADER};
+use crate::response::plain;
+
+pub use crate::builder::TestHostBuilder;
+pub use crate::response::Response;
 
 /// The authority requests get when the test gives none.
 pub const DEFAULT_AUTHORITY: &str = "localhost:3000";
 
-// ----- engine and compiled components, shared by every host in the process ---
-
-fn engine() -> Result<&'static Engine> {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    if let Some(e) = ENGINE.get() {
-        return Ok(e);
-    }
-    let mut config = Config::new();
-    config.wasm_component_model(true);
-    // Tests want a fast compile more than fast code: Cranelift's optimiser
-    // is most of the compile time, and a debug build of it is slow.
-    // IMAGE_TAGS_HOST_OPT=speed restores the default.
-    let opt = match std::env::var("IMAGE_TAGS_HOST_OPT").as_deref() {
-        Ok("speed") => wasmtime::OptLevel::Speed,
-        _ => wasmtime::OptLevel::None,
-    };
-    config.cranelift_opt_level(opt);
-    let engine = Engine::new(&config).map_err(|e| anyhow!("creating the wasmtime engine: {e}"))?;
-    Ok(ENGINE.get_or_init(|| engine))
-}
-
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct ComponentKey {
-    path: PathBuf,
-    len: u64,
-    modified: Option<SystemTime>,
-}
-
-type Prepared = ProxyPre<InstanceState>;
-
-/// Compile (once per process and file version) and pre-instantiate.
-fn prepare(path: &Path) -> Result<Prepared> {
-    static CACHE: OnceLock<Mutex<HashMap<ComponentKey, Prepared>>> = OnceLock::new();
-    let path = path
-        .canonicalize()
-        .with_context(|| format!("component {} not found (build it first)", path.display()))?;
-    let meta = std::fs::metadata(&path).with_context(|| format!("reading {}", path.display()))?;
-    let key = ComponentKey {
-        path: path.clone(),
-        len: meta.len(),
-        modified: meta.modified().ok(),
-    };
-    // Holding the lock while compiling makes concurrent builders of the same
-    // component wait for one compilation instead of racing.
-    let cache = CACHE.get_or_init(Mutex::default);
-    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(pre) = cache.get(&key) {
-        return Ok(pre.clone());
-    }
-    let engine = engine()?;
-    let component = load_component(engine, &path)?;
-    let mut linker: Linker<InstanceState> = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-        .map_err(|e| anyhow!("linking WASI p2: {e:#}"))?;
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-        .map_err(|e| anyhow!("linking wasi-http: {e:#}"))?;
-    SpinHost::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
-        .map_err(|e| anyhow!("linking Spin imports: {e:#}"))?;
-    let pre = linker.instantiate_pre(&component).map_err(|e| {
-        anyhow!(
-            "{} imports something the host (like Spin) does not provide: {e:#}",
-            path.display()
-        )
-    })?;
-    let pre = ProxyPre::new(pre).map_err(|e| {
-        anyhow!(
-            "{} does not export wasi:http/incoming-handler@0.2.x: {e:#}",
-            path.display()
-        )
-    })?;
-    cache.insert(key, pre.clone());
-    Ok(pre)
-}
-
-/// Where compiled components are kept between processes:
-/// `$IMAGE_TAGS_HOST_CACHE_DIR`, else `<workspace>/target/image-tags-host-cache`.
-/// `IMAGE_TAGS_HOST_CACHE_DIR=off` turns the cache off.
-fn cache_dir() -> Option<PathBuf> {
-    match std::env::var_os("IMAGE_TAGS_HOST_CACHE_DIR") {
-        Some(d) if d == "off" => None,
-        Some(d) => Some(PathBuf::from(d)),
-        None => Some(
-            manifest::workspace_root()
-                .join("target")
-                .join("image-tags-host-cache"),
-        ),
-    }
-}
-
-/// Compile a component, or load the machine code an earlier process compiled
-/// from the same bytes with the same engine settings. (Cranelift in a debug
-/// build of the host takes seconds per component; loading takes milliseconds.)
-fn load_component(engine: &Engine, path: &Path) -> Result<Component> {
-    use std::hash::{Hash, Hasher};
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    bytes.hash(&mut h);
-    engine.precompile_compatibility_hash().hash(&mut h);
-    env!("CARGO_PKG_VERSION").hash(&mut h);
-    let cached = cache_dir().map(|d| d.join(format!("{:016x}.cwasm", h.finish())));
-    if let Some(file) = cached.as_ref().filter(|f| f.exists()) {
-        // SAFETY: the file is one this function wrote with `serialize` for
-        // these exact bytes and engine settings (the name is their hash), in a
-        // directory only the host writes; wasmtime still checks its header
-        // and rejects an incompatible one, and then we compile afresh.
-        match unsafe { Component::deserialize_file(engine, file) } {
-            Ok(c) => return Ok(c),
-            Err(e) => eprintln!("[image-tags-host] ignoring cached {}: {e}", file.display()),
-        }
-    }
-    let started = Instant::now();
-    let component = Component::new(engine, &bytes)
-        .map_err(|e| anyhow!("compiling {}: {e:#}", path.display()))?;
-    if std::env::var_os("IMAGE_TAGS_HOST_QUIET").is_none() {
-        eprintln!(
-            "[image-tags-host] compiled {} in {:.2?}",
-            path.display(),
-            started.elapsed()
-        );
-    }
-    if let (Some(file), Ok(code)) = (cached, component.serialize()) {
-        let write = || -> std::io::Result<()> {
-            if let Some(dir) = file.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            let tmp = file.with_extension(format!("tmp{}", std::process::id()));
-            std::fs::write(&tmp, code)?;
-            std::fs::rename(&tmp, &file)
-        };
-        if let Err(e) = write() {
-            eprintln!("[image-tags-host] could not cache {}: {e}", file.display());
-        }
-    }
-    Ok(component)
-}
-
-// ----- builder ---------------------------------------------------------------
-
-/// Configures a [`TestHost`].
-#[derive(Clone, Debug)]
-pub struct TestHostBuilder {
-    manifest: PathBuf,
-    wasm: Option<PathBuf>,
-    component: Option<String>,
-    variables: BTreeMap<String, String>,
-    env_variables: bool,
-    kv_mode: KvMode,
-    kv: Option<KvStore>,
-    authority: String,
-    echo_logs: bool,
-}
-
-impl Default for TestHostBuilder {
-    fn default() -> Self {
-        TestHostBuilder {
-            manifest: PathBuf::from("spin.toml"),
-            wasm: None,
-            component: None,
-            variables: BTreeMap::new(),
-            env_variables: false,
-            kv_mode: KvMode::Sqlite,
-            kv: None,
-            authority: DEFAULT_AUTHORITY.to_string(),
-            echo_logs: true,
-        }
-    }
-}
-
-impl TestHostBuilder {
-    /// The manifest (default `spin.toml`). A relative path is tried against
-    /// the working directory, then against the workspace root.
-    pub fn manifest(mut self, path: impl Into<PathBuf>) -> Self {
-        self.manifest = path.into();
-        self
-    }
-
-    /// The component file; default: the manifest component's `source`.
-    pub fn wasm(mut self, path: impl Into<PathBuf>) -> Self {
-        self.wasm = Some(path.into());
-        self
-    }
-
-    /// Which `[component.NAME]` to serve; default: the HTTP trigger's.
-    pub fn component(mut self, name: impl Into<String>) -> Self {
-        self.component = Some(name.into());
-        self
-    }
-
-    /// Set an application variable (wins over the environment and the default).
-    pub fn variable(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.variables.insert(name.into(), value.into());
-        self
-    }
-
-    /// Set several application variables.
-    pub fn variables<K: Into<String>, V: Into<String>>(
-        mut self,
-        vars: impl IntoIterator<Item = (K, V)>,
-    ) -> Self {
-        for (k, v) in vars {
-            self.variables.insert(k.into(), v.into());
-        }
-        self
-    }
-
-    /// Also read `SPIN_VARIABLE_<NAME>` from the environment (off by default
-    /// in the library so tests do not depend on the caller's environment; the
-    /// bin turns it on). Explicit [`TestHostBuilder::variable`]s still win.
-    pub fn env_variables(mut self, on: bool) -> Self {
-        self.env_variables = on;
-        self
-    }
-
-    /// Which backend the key-value store imitates (default SQLite).
-    pub fn kv_mode(mut self, mode: KvMode) -> Self {
-        self.kv_mode = mode;
-        self
-    }
-
-    /// Use an existing store (e.g. to "restart" a host over the same data).
-    /// Its mode is set to [`TestHostBuilder::kv_mode`] only if that was set
-    /// after this call; otherwise the store keeps its mode.
-    pub fn kv_store(mut self, store: KvStore) -> Self {
-        self.kv_mode = store.mode();
-        self.kv = Some(store);
-        self
-    }
-
-    /// The authority requests without one get (default `localhost:3000`).
-    pub fn authority(mut self, authority: impl Into<String>) -> Self {
-        self.authority = authority.into();
-        self
-    }
-
-    /// Echo guest output to stderr (default on; the buffer fills either way).
-    pub fn echo_logs(mut self, on: bool) -> Self {
-        self.echo_logs = on;
-        self
-    }
-
-    /// Load the manifest, resolve variables, compile (cached per process)
-    /// and pre-instantiate.
-    pub async fn build(self) -> Result<TestHost> {
-        let manifest_path = manifest::resolve_path(&self.manifest);
-        let manifest = Manifest::load(&manifest_path)?;
-        let (component_id, comp) = manifest.pick_component(self.component.as_deref())?;
-
-        let mut overrides = if self.env_variables {
-            manifest::env_overrides(&manifest)
-        } else {
-            BTreeMap::new()
-        };
-        overrides.extend(self.variables.clone());
-        let app_vars = manifest.resolve_app_variables(&overrides)?;
-
-        let mut component_vars = BTreeMap::new();
-        for (k, tmpl) in &comp.variables {
-            component_vars.insert(k.clone(), manifest::expand(tmpl, &app_vars)?);
-        }
-        let hosts = comp
-            .allowed_outbound_hosts
-            .iter()
-            .map(|h| manifest::expand(h, &app_vars))
-            .collect::<Result<Vec<_>>>()?;
-        let policy = OutboundPolicy::new(&hosts).context("allowed_outbound_hosts")?;
-        let environment = comp
-            .environment
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect::<Vec<_>>();
-
-        let wasm = match &self.wasm {
-            Some(p) => manifest::resolve_path(p),
-            None => manifest.source_path(comp)?,
-        };
-        let authority: Authority = self
-            .authority
-            .parse()
-            .map_err(|e| anyhow!("authority {:?}: {e}", self.authority))?;
-        let routes = manifest.routes_of(&component_id);
-        let routes = if routes.is_empty() {
-            vec!["/...".to_string()]
-        } else {
-            routes
-        };
-
-        let pre = prepare(&wasm)?;
-        let kv = match self.kv {
-            Some(kv) => {
-                kv.set_mode(self.kv_mode);
-                kv
-            }
-            None => KvStore::new(self.kv_mode),
-        };
-        let logs = LogSink::new(self.echo_logs);
-        let shared = Arc::new(Shared {
-            component_id: component_id.clone(),
-            component_vars,
-            kv_labels: comp
-                .key_value_stores
-                .iter()
-                .cloned()
-                .collect::<BTreeSet<_>>(),
-            kv,
-            logs,
-        });
-        Ok(TestHost {
-            inner: Arc::new(Inner {
-                pre,
-                shared,
-                policy: Arc::new(policy),
-                environment,
-                authority,
-                routes,
-                app_vars,
-                wasm,
-            }),
-        })
-    }
-}
-
-// ----- the host ----------------------------------------------------------------
-
-struct Inner {
-    pre: Prepared,
-    shared: Arc<Shared>,
-    policy: Arc<OutboundPolicy>,
-    environment: Vec<(String, String)>,
-    authority: Authority,
-    routes: Vec<String>,
-    app_vars: BTreeMap<String, String>,
-    wasm: PathBuf,
+/// What every clone of a [`TestHost`] shares.
+pub(crate) struct Inner {
+    pub(crate) pre: Prepared,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) policy: Arc<OutboundPolicy>,
+    pub(crate) outbound: Arc<OutboundMeter>,
+    pub(crate) environment: Vec<(String, String)>,
+    pub(crate) authority: Authority,
+    pub(crate) routes: Vec<String>,
+    pub(crate) app_vars: BTreeMap<String, String>,
+    pub(crate) wasm: PathBuf,
+    pub(crate) profile: Profile,
+    pub(crate) router: Router,
 }
 
 /// A running host. Cheap to clone; clones serve the same component and store.
 #[derive(Clone)]
 pub struct TestHost {
-    inner: Arc<Inner>,
-}
-
-/// A fully read response.
-#[derive(Clone)]
-pub struct Response {
-    pub status: u16,
-    pub headers: http::HeaderMap,
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    /// The first value of header `name`, if it is text.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// The body as text (lossy).
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    /// The body parsed as JSON.
-    pub fn json(&self) -> Result<serde_json::Value> {
-        serde_json::from_slice(&self.body)
-            .with_context(|| format!("response body is not JSON: {:?}", self.text()))
-    }
-}
-
-impl std::fmt::Debug for Response {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Response")
-            .field("status", &self.status)
-            .field("headers", &self.headers)
-            .field("body", &self.text())
-            .finish()
-    }
-}
-
-fn full_body(body: impl Into<Bytes>) -> HyperOutgoingBody {
-    Full::new(body.into())
-        .map_err(|e: Infallible| match e {})
-        .boxed_unsync()
-}
-
-fn plain(status: u16, body: &'static str) -> hyper::Response<HyperOutgoingBody> {
-    let mut resp = hyper::Response::new(full_body(Bytes::from_static(body.as_bytes())));
-    *resp.status_mut() =
-        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    resp
+    pub(crate) inner: Arc<Inner>,
 }
 
 /// Spin's route match: `/...` matches everything, `/a/...` a prefix, else exact.
@@ -495,7 +125,8 @@ impl TestHost {
             .map_err(|e: Infallible| match e {})
             .boxed_unsync();
         let req = hyper::Request::from_parts(parts, body);
-        let (resp, guest) = self.dispatch(req, None).await?;
+        let tally = Tally::new(Region::A);
+        let (resp, guest) = self.dispatch(req, None, &tally).await?;
         let (parts, body) = resp.into_parts();
         let collected = body.collect().await;
         // Let the guest finish (it may run on after the response started) so
@@ -518,6 +149,7 @@ impl TestHost {
             status: parts.status.as_u16(),
             headers: parts.headers,
             body,
+            kv: tally.snapshot(),
         })
     }
 
@@ -541,12 +173,24 @@ impl TestHost {
         self.request(b.body(body)?).await
     }
 
+    /// Outbound HTTP requests: sent, and refused by the hourly cap.
+    pub fn outbound(&self) -> &OutboundMeter {
+        &self.inner.outbound
+    }
+
+    /// The platform profile served.
+    pub fn profile(&self) -> Profile {
+        self.inner.profile
+    }
+
     /// Route the request and run the guest. Returns the response (its body
-    /// may still be streaming) and the guest task to await, if one ran.
-    async fn dispatch(
+    /// may still be streaming) and the guest task to await, if one ran. The
+    /// guest's store use goes to `tally`, with the region it was routed to.
+    pub(crate) async fn dispatch(
         &self,
         mut req: hyper::Request<HyperIncomingBody>,
         client: Option<SocketAddr>,
+        tally: &std::sync::Arc<Tally>,
     ) -> Result<(hyper::Response<HyperOutgoingBody>, Option<GuestTask>)> {
         let inner = &self.inner;
         let logs = &inner.shared.logs;
@@ -592,6 +236,18 @@ impl TestHost {
         else {
             return Ok((plain(404, "Not Found"), None));
         };
+        let region = if inner.profile.replicated() {
+            match req.headers_mut().remove(REGION_HEADER) {
+                None => inner.router.next(),
+                Some(v) => match v.to_str().ok().and_then(|s| s.parse::<Region>().ok()) {
+                    Some(r) => r,
+                    None => return Ok((plain(400, "x-test-region must be a or b\n"), None)),
+                },
+            }
+        } else {
+            Region::A
+        };
+        tally.set_region(region);
 
         // Spin's headers (prepare_request_headers); Connection is dropped, and
         // wasmtime drops the other hop-by-hop headers and Host.
@@ -631,10 +287,11 @@ impl TestHost {
         let hooks = OutboundHooks {
             policy: inner.policy.clone(),
             logs: logs.clone(),
+            meter: inner.outbound.clone(),
         };
         let mut store = Store::new(
             inner.pre.engine(),
-            InstanceState::new(wasi, hooks, inner.shared.clone()),
+            InstanceState::new(wasi, hooks, inner.shared.clone(), tally.clone()),
         );
         let (tx, rx) = tokio::sync::oneshot::channel();
         let req_res = store
@@ -684,102 +341,6 @@ impl TestHost {
             }
         }
     }
-
-    /// Serve over HTTP/1.1 on `addr` in a background task until the runtime
-    /// ends. Returns the bound address (`127.0.0.1:0` picks a free port).
-    pub async fn serve(&self, addr: &str) -> Result<SocketAddr> {
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("binding {addr}"))?;
-        let local = listener.local_addr()?;
-        let host = self.clone();
-        tokio::spawn(async move {
-            if let Err(e) = host.serve_listener(listener, std::future::pending()).await {
-                eprintln!("[image-tags-host] server stopped: {e:?}");
-            }
-        });
-        Ok(local)
-    }
-
-    /// Serve connections from `listener` until `shutdown` resolves, then stop
-    /// accepting, let open connections finish their requests, and return.
-    pub async fn serve_listener(
-        &self,
-        listener: TcpListener,
-        shutdown: impl Future<Output = ()>,
-    ) -> Result<()> {
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let mut conns = tokio::task::JoinSet::new();
-        tokio::pin!(shutdown);
-        loop {
-            let (stream, peer) = tokio::select! {
-                _ = &mut shutdown => break,
-                accepted = listener.accept() => match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        eprintln!("[image-tags-host] accept failed: {e}");
-                        continue;
-                    }
-                },
-            };
-            let host = self.clone();
-            let mut stop = stop_rx.clone();
-            conns.spawn(async move {
-                let service = hyper::service::service_fn(
-                    move |req: hyper::Request<hyper::body::Incoming>| {
-                        let host = host.clone();
-                        async move { Ok::<_, Infallible>(host.serve_one(req, peer).await) }
-                    },
-                );
-                let conn = http1::Builder::new()
-                    .keep_alive(true)
-                    .serve_connection(TokioIo::new(stream), service);
-                tokio::pin!(conn);
-                tokio::select! {
-                    res = conn.as_mut() => {
-                        if let Err(e) = res {
-                            if !e.is_incomplete_message() {
-                                eprintln!("[image-tags-host] connection from {peer}: {e}");
-                            }
-                        }
-                    }
-                    _ = async { let _ = stop.wait_for(|s| *s).await; } => {
-                        conn.as_mut().graceful_shutdown();
-                        let _ = conn.await;
-                    }
-                }
-            });
-            // Reap finished connections so the set does not grow forever.
-            while conns.try_join_next().is_some() {}
-        }
-        let _ = stop_tx.send(true);
-        while conns.join_next().await.is_some() {}
-        Ok(())
-    }
-
-    async fn serve_one(
-        &self,
-        req: hyper::Request<hyper::body::Incoming>,
-        peer: SocketAddr,
-    ) -> hyper::Response<HyperOutgoingBody> {
-        let req = req.map(|b| b.map_err(ErrorCode::from).boxed_unsync());
-        match self.dispatch(req, Some(peer)).await {
-            Ok((resp, task)) => {
-                if let Some(task) = task {
-                    // Keep the guest running to completion in the background.
-                    drop(task);
-                }
-                resp
-            }
-            Err(e) => {
-                self.inner
-                    .shared
-                    .logs
-                    .host_line(&format!("request failed: {e:#}"));
-                plain(500, "")
-            }
-        }
-    }
 }
 
-type GuestTask = tokio::task::JoinHandle<std::result::Result<(), String>>;
+pub(crate) type GuestTask = tokio::task::JoinHandle<std::result::Result<(), String>>;

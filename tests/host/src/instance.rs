@@ -9,7 +9,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p2::{WasiHttpCtxView, WasiHttpView};
 use wasmtime_wasi_http::WasiHttpCtx;
 
-use crate::kv::{self, KvFailure, KvStore, SwapFailure};
+use crate::kv::{self, KvFailure, KvStore, Region, SwapFailure, Tally};
 use crate::logs::LogSink;
 use crate::manifest::validate_name;
 use crate::outbound::OutboundHooks;
@@ -97,10 +97,18 @@ pub struct InstanceState {
     pub(crate) shared: Arc<Shared>,
     buckets: Table<kv::Bucket>,
     cases: Table<kv::Cas>,
+    /// The request's region and its store use.
+    region: Region,
+    tally: Arc<Tally>,
 }
 
 impl InstanceState {
-    pub fn new(wasi: WasiCtx, hooks: OutboundHooks, shared: Arc<Shared>) -> Self {
+    pub fn new(
+        wasi: WasiCtx,
+        hooks: OutboundHooks,
+        shared: Arc<Shared>,
+        tally: Arc<Tally>,
+    ) -> Self {
         InstanceState {
             wasi,
             http: WasiHttpCtx::new(),
@@ -109,7 +117,14 @@ impl InstanceState {
             shared,
             buckets: Table::default(),
             cases: Table::default(),
+            region: tally.snapshot().region,
+            tally,
         }
+    }
+
+    /// `label` in the request's region, counted in its tally.
+    fn region_bucket(&self, label: &str) -> kv::Bucket {
+        self.shared.kv.bucket_in(label, self.region, &self.tally)
     }
 
     fn bucket(&self, rep: u32) -> Result<kv::Bucket, store::Error> {
@@ -187,7 +202,12 @@ impl store::Host for InstanceState {
         if !self.shared.kv_labels.contains(&identifier) {
             return Ok(Err(store::Error::AccessDenied));
         }
-        let bucket = match self.shared.kv.open(&identifier).await {
+        let opened = self
+            .shared
+            .kv
+            .open_at(&identifier, self.region, Some(self.tally.clone()))
+            .await;
+        let bucket = match opened {
             Ok(b) => b,
             Err(e) => return Ok(Err(to_wit(e))),
         };
@@ -312,7 +332,7 @@ impl atomics::Host for InstanceState {
                 "compare and swap not found".into(),
             ))));
         };
-        let bucket = self.shared.kv.bucket(c.label());
+        let bucket = self.region_bucket(c.label());
         match bucket.swap(c, value).await {
             Ok(()) => Ok(Ok(())),
             Err(SwapFailure::CasFailed(fresh)) => match self.cases.push(fresh) {
@@ -359,7 +379,7 @@ impl atomics::HostCas for InstanceState {
         let Some(mut c) = self.cases.get(cas.rep()).cloned() else {
             return Ok(Err(store::Error::Other("invalid compare and swap".into())));
         };
-        let bucket = self.shared.kv.bucket(c.label());
+        let bucket = self.region_bucket(c.label());
         let result = bucket.cas_current(&mut c).await;
         if let Some(slot) = self.cases.get_mut(cas.rep()) {
             *slot = c;

@@ -1,5 +1,12 @@
 //! `image-tags-host --listen 127.0.0.1:3000 [--manifest spin.toml]
-//! [--component image-tags] [--wasm PATH] [--kv sqlite|redis]`
+//! [--component image-tags] [--wasm PATH] [--kv sqlite|redis]
+//! [--profile spin|fermyon-cloud|akamai] [--replication-lag-ms N]
+//! [--region alternate|a|b]`
+//!
+//! The platform switches also come from the environment
+//! (`IMAGE_TAGS_HOST_PROFILE`, `IMAGE_TAGS_HOST_REPLICATION_LAG_MS`,
+//! `IMAGE_TAGS_HOST_REGION`, `IMAGE_TAGS_HOST_KV_WRITES_PER_SEC`,
+//! `IMAGE_TAGS_HOST_KV_READS_PER_SEC`); a flag wins. See the `profile` module.
 //!
 //! Serves the component over HTTP/1.1 like `spin up`: variables from
 //! `SPIN_VARIABLE_*`, one instance per request. Prints
@@ -10,9 +17,11 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context as _, Result};
-use image_tags_host::{KvMode, TestHost};
+use std::time::Duration;
 
-const USAGE: &str = "usage: image-tags-host --listen ADDR [--manifest spin.toml] [--component NAME] [--wasm PATH] [--kv sqlite|redis] [--quiet]";
+use image_tags_host::{KvMode, Profile, Routing, TestHost};
+
+const USAGE: &str = "usage: image-tags-host --listen ADDR [--manifest spin.toml] [--component NAME] [--wasm PATH] [--kv sqlite|redis] [--profile spin|fermyon-cloud|akamai] [--replication-lag-ms N] [--region alternate|a|b] [--quiet]";
 
 struct Args {
     listen: String,
@@ -20,6 +29,9 @@ struct Args {
     component: Option<String>,
     wasm: Option<String>,
     kv: KvMode,
+    profile: Option<Profile>,
+    replication_lag: Option<Duration>,
+    routing: Option<Routing>,
     quiet: bool,
 }
 
@@ -30,6 +42,9 @@ fn parse_args() -> Result<Args> {
         component: None,
         wasm: None,
         kv: KvMode::Sqlite,
+        profile: None,
+        replication_lag: None,
+        routing: None,
         quiet: false,
     };
     let mut it = std::env::args().skip(1);
@@ -50,6 +65,14 @@ fn parse_args() -> Result<Args> {
             "--component" | "-c" => args.component = Some(value()?),
             "--wasm" => args.wasm = Some(value()?),
             "--kv" => args.kv = value()?.parse().map_err(|e: String| anyhow!(e))?,
+            "--profile" => args.profile = Some(value()?.parse().map_err(|e: String| anyhow!(e))?),
+            "--replication-lag-ms" => {
+                let ms: u64 = value()?
+                    .parse()
+                    .map_err(|e| anyhow!("--replication-lag-ms: {e}"))?;
+                args.replication_lag = Some(Duration::from_millis(ms));
+            }
+            "--region" => args.routing = Some(value()?.parse().map_err(|e: String| anyhow!(e))?),
             "--quiet" | "-q" => args.quiet = true,
             "--help" | "-h" => {
                 println!("{USAGE}");
@@ -99,6 +122,15 @@ async fn run() -> Result<()> {
     }
     if let Some(w) = &args.wasm {
         builder = builder.wasm(w);
+    }
+    if let Some(p) = args.profile {
+        builder = builder.profile(p);
+    }
+    if let Some(lag) = args.replication_lag {
+        builder = builder.replication_lag(lag);
+    }
+    if let Some(r) = args.routing {
+        builder = builder.routing(r);
     }
     let host = builder.build().await?;
     let listener = tokio::net::TcpListener::bind(&args.listen)

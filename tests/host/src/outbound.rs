@@ -1,7 +1,12 @@
 //! `allowed_outbound_hosts`, checked the way Spin checks them, and the
 //! wasi-http hook that refuses everything else with `HttpRequestDenied`.
+//! Outbound requests are counted ([`OutboundMeter`]); under the
+//! `fermyon-cloud` profile more than 500 in an hour fail.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Result};
 use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
@@ -186,11 +191,62 @@ impl OutboundPolicy {
     }
 }
 
+/// Counts the app's outbound requests, and caps them per rolling hour
+/// (Fermyon Cloud: 500 an hour per app).
+#[derive(Debug, Default)]
+pub struct OutboundMeter {
+    per_hour: Option<u32>,
+    sent: AtomicU64,
+    refused: AtomicU64,
+    window: Mutex<VecDeque<Instant>>,
+}
+
+impl OutboundMeter {
+    pub fn new(per_hour: Option<u32>) -> Self {
+        OutboundMeter {
+            per_hour,
+            ..OutboundMeter::default()
+        }
+    }
+
+    /// Count one request to an allowed host; false when over the cap.
+    pub fn admit(&self) -> bool {
+        if let Some(cap) = self.per_hour {
+            let now = Instant::now();
+            let mut w = self.window.lock().unwrap_or_else(|e| e.into_inner());
+            while w
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(3600))
+            {
+                w.pop_front();
+            }
+            if w.len() >= cap as usize {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                return false;
+            }
+            w.push_back(now);
+        }
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Requests sent to allowed hosts (whatever their outcome).
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Requests the hourly cap refused.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+}
+
 /// Per-store wasi-http hooks: refuse hosts the manifest does not allow,
 /// send the rest with wasmtime-wasi-http's default sender.
 pub struct OutboundHooks {
     pub policy: Arc<OutboundPolicy>,
     pub logs: LogSink,
+    pub meter: Arc<OutboundMeter>,
 }
 
 impl WasiHttpHooks for OutboundHooks {
@@ -210,6 +266,14 @@ impl WasiHttpHooks for OutboundHooks {
                     .collect::<Vec<_>>()
             ));
             return Err(ErrorCode::HttpRequestDenied.into());
+        }
+        if !self.meter.admit() {
+            let msg = "fermyon-cloud limit: 500 outbound HTTP requests per hour per app";
+            self.logs.host_line(&format!(
+                "outbound request to {} refused: {msg}",
+                request.uri()
+            ));
+            return Err(ErrorCode::InternalError(Some(msg.to_string())).into());
         }
         Ok(wasmtime_wasi_http::p2::default_send_request(
             request, config,
