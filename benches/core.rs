@@ -7,6 +7,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use image_tags::auth::aksk::{self, Credential};
 use image_tags::auth::keystone::TokenValidator;
 use image_tags::config::Config;
+use image_tags::core::backend::Strong;
 use image_tags::core::identity::Identity;
 use image_tags::core::store::MemStore;
 use image_tags::core::tag;
@@ -75,7 +76,7 @@ fn request(method: &str, target: &str) -> Request {
 
 /// Runs one request and checks its status: a benchmark of an error path
 /// would measure the wrong thing.
-fn call(store: &MemStore, config: &Config, req: &Request, expect: u16) -> usize {
+fn call(store: &Strong<MemStore>, config: &Config, req: &Request, expect: u16) -> usize {
     let env = Env {
         config,
         store: Ok(store),
@@ -102,8 +103,8 @@ fn image_id(n: usize) -> String {
 
 /// One image with a few tags and properties (the one the single-image
 /// benchmarks use), and 1,000 others of which 50 carry the tag `match`.
-fn seeded(config: &Config) -> MemStore {
-    let store = MemStore::default();
+fn seeded(config: &Config) -> Strong<MemStore> {
+    let store = Strong(MemStore::default());
     let body = format!(
         r#"{{"id":"{IMAGE}","name":"bench","tags":["alpha","beta","gamma"],"container_format":"bare","disk_format":"qcow2","os_distro":"debian"}}"#
     );

@@ -153,6 +153,15 @@ fn is_id_char(c: char) -> bool {
     c.is_ascii_graphic()
 }
 
+/// The trace id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`):
+/// Spin continues the caller's trace, so the access-log line and the trace
+/// Spin exports (`OTEL_EXPORTER_OTLP_ENDPOINT`) share it.
+pub fn trace_id(traceparent: Option<&str>) -> Option<&str> {
+    let id = traceparent?.trim().split('-').nth(1)?;
+    let hex = id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit());
+    (hex && id.bytes().any(|b| b != b'0')).then_some(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +186,16 @@ mod tests {
         // Characters, not bytes: a multi-byte character is never split.
         let wide = "ü".repeat(100);
         assert_eq!(echo(&wide), format!("{}…", "ü".repeat(64)));
+    }
+
+    #[test]
+    fn a_trace_id_comes_from_a_well_formed_traceparent_only() {
+        let id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let header = format!("00-{id}-00f067aa0ba902b7-01");
+        assert_eq!(trace_id(Some(&header)), Some(id));
+        assert_eq!(trace_id(None), None);
+        assert_eq!(trace_id(Some("00-xyz-00f067aa0ba902b7-01")), None);
+        let zero = format!("00-{}-00f067aa0ba902b7-01", "0".repeat(32));
+        assert_eq!(trace_id(Some(&zero)), None, "all zeros is invalid");
     }
 }

@@ -6,18 +6,18 @@
 use crate::auth::keystone::TokenValidator;
 use crate::auth::{self, KeystoneEnv};
 use crate::config::Config;
+use crate::core::backend::Backend;
 use crate::core::error::Error;
 use crate::core::identity::Identity;
-use crate::core::repo::Repo;
 use crate::core::store::{unavailable, KvStore, StoreError};
 use crate::http::{request_id, Request, Response, RouteError};
 use crate::{glance, ims};
 
 /// What the host hands the service for one request.
-pub struct Env<'a, S: KvStore, V: TokenValidator> {
+pub struct Env<'a, B: Backend, V: TokenValidator> {
     pub config: &'a Config,
     /// The opened store, or why it could not be opened.
-    pub store: Result<&'a S, StoreError>,
+    pub store: Result<&'a B, StoreError>,
     pub keystone: &'a V,
     /// Unix seconds.
     pub now: i64,
@@ -38,6 +38,7 @@ pub struct Outcome {
 /// What a request's method and path name.
 enum Target {
     Healthcheck,
+    Ready,
     Glance(glance::endpoint::Endpoint),
     Ims(ims::endpoint::Endpoint),
 }
@@ -52,9 +53,14 @@ enum Api {
 /// The API a path belongs to, and its endpoint. Glance's table comes first;
 /// a path that is neither API's is Glance's 404.
 fn resolve(method: &str, path: &str) -> (Api, Result<Target, RouteError>) {
-    if path == "/healthcheck" {
+    let health = match path {
+        "/healthcheck" => Some(Target::Healthcheck),
+        "/healthcheck/ready" => Some(Target::Ready),
+        _ => None,
+    };
+    if let Some(health) = health {
         let target = match method {
-            "GET" => Ok(Target::Healthcheck),
+            "GET" => Ok(health),
             _ => Err(RouteError::MethodNotAllowed { allow: "GET" }),
         };
         return (Api::Glance, target);
@@ -71,12 +77,13 @@ fn resolve(method: &str, path: &str) -> (Api, Result<Target, RouteError>) {
 fn route_name(target: &Target) -> &'static str {
     match target {
         Target::Healthcheck => "GET /healthcheck",
+        Target::Ready => "GET /healthcheck/ready",
         Target::Glance(endpoint) => endpoint.name(),
         Target::Ims(endpoint) => endpoint.name(),
     }
 }
 
-pub fn handle<S: KvStore, V: TokenValidator>(req: &Request, env: &Env<'_, S, V>) -> Outcome {
+pub fn handle<B: Backend, V: TokenValidator>(req: &Request, env: &Env<'_, B, V>) -> Outcome {
     let request_id = request_id(req.header("x-openstack-request-id"));
     let mut outcome = Outcome {
         response: Response::empty(500),
@@ -117,16 +124,26 @@ pub fn needs_identity(raw_path: &str) -> bool {
         .any(|v| raw_path == *v || raw_path.strip_prefix(v).is_some_and(|r| r.starts_with('/')))
 }
 
-fn store<'a, S: KvStore, V: TokenValidator>(env: &Env<'a, S, V>) -> Result<&'a S, Error> {
-    env.store
-        .as_ref()
-        .copied()
-        .map_err(|e| Error::unavailable(format!("key-value store cannot be opened: {}", e.0)))
+fn store<'a, B: Backend, V: TokenValidator>(env: &Env<'a, B, V>) -> Result<&'a B, Error> {
+    env.store.as_ref().copied().map_err(|e| match e.0.as_str() {
+        // Spin opens only the labels `key_value_stores` grants the component:
+        // our misconfiguration, not an outage, and the fix is in the manifest.
+        "access denied" | "no such store" => Error::misconfigured(
+            "kv_store",
+            &format!(
+                "names the store {:?}, which this component may not open ({}): add the \
+                 label to `key_value_stores` of [component.image-tags] in spin.toml, and \
+                 give a label other than `default` a store in the runtime config",
+                env.config.kv_store, e.0
+            ),
+        ),
+        _ => Error::unavailable(format!("key-value store cannot be opened: {}", e.0)),
+    })
 }
 
-fn identify<S: KvStore, V: TokenValidator>(
+fn identify<B: Backend, V: TokenValidator>(
     req: &Request,
-    env: &Env<'_, S, V>,
+    env: &Env<'_, B, V>,
     outcome: &mut Outcome,
 ) -> Result<Identity, Error> {
     let auth = env.config.auth.as_ref().map_err(Clone::clone)?;
@@ -142,9 +159,9 @@ fn identify<S: KvStore, V: TokenValidator>(
 
 /// Identity (401), then the route (404, 405), then the body's size (413),
 /// then the handler.
-fn dispatch<S: KvStore, V: TokenValidator>(
+fn dispatch<B: Backend, V: TokenValidator>(
     req: &Request,
-    env: &Env<'_, S, V>,
+    env: &Env<'_, B, V>,
     target: Result<Target, RouteError>,
     outcome: &mut Outcome,
 ) -> Result<Response, Error> {
@@ -163,6 +180,7 @@ fn dispatch<S: KvStore, V: TokenValidator>(
     check_body_size(req, env.config)?;
     match target {
         Target::Healthcheck => healthcheck(env),
+        Target::Ready => ready(env),
         Target::Glance(endpoint) => {
             let ctx = glance::handlers::Ctx {
                 req,
@@ -177,7 +195,7 @@ fn dispatch<S: KvStore, V: TokenValidator>(
             let ctx = ims::handlers::Ctx {
                 req,
                 who: &who,
-                repo: Repo::new(store(env)?),
+                repo: store(env)?.images(),
                 config: env.config,
                 now: env.now,
             };
@@ -186,9 +204,26 @@ fn dispatch<S: KvStore, V: TokenValidator>(
     }
 }
 
-fn healthcheck<S: KvStore, V: TokenValidator>(env: &Env<'_, S, V>) -> Result<Response, Error> {
+fn healthcheck<B: Backend, V: TokenValidator>(env: &Env<'_, B, V>) -> Result<Response, Error> {
     // Opening is not enough on every backend: one cheap read proves the store answers.
-    store(env)?.exists("healthcheck").map_err(unavailable)?;
+    store(env)?
+        .store()
+        .exists("healthcheck")
+        .map_err(unavailable)?;
+    Ok(Response::text(200, "OK"))
+}
+
+/// Readiness for a load balancer or a Kubernetes probe: the store took a
+/// write just now. One `set` of one small key: a Redis replica that refuses
+/// writes, a store that is down or a label the component may not open all
+/// fail it (503, or the 500 that names `kv_store`), where `/healthcheck`,
+/// which only reads, would still pass.
+fn ready<B: Backend, V: TokenValidator>(env: &Env<'_, B, V>) -> Result<Response, Error> {
+    let stamp = env.now.to_string();
+    store(env)?
+        .store()
+        .set(crate::core::keys::READY, stamp.as_bytes())
+        .map_err(unavailable)?;
     Ok(Response::text(200, "OK"))
 }
 
@@ -231,6 +266,7 @@ mod tests {
             (Api::Glance, Ok(Target::Glance(_))) => "glance",
             (Api::Ims, Ok(Target::Ims(_))) => "ims",
             (Api::Glance, Ok(Target::Healthcheck)) => "health",
+            (Api::Glance, Ok(Target::Ready)) => "ready",
             (Api::Glance, Err(RouteError::NotFound)) => "none",
             (Api::Glance, Err(_)) => "glance 405",
             (Api::Ims, Err(_)) => "ims 405",
@@ -242,6 +278,7 @@ mod tests {
         assert_eq!(api("PUT", "/v2/p/images/i/tags"), "ims 405");
         assert_eq!(api("GET", "/healthcheck"), "health");
         assert_eq!(api("POST", "/healthcheck"), "glance 405");
+        assert_eq!(api("GET", "/healthcheck/ready"), "ready");
         assert_eq!(api("GET", "/v3/images"), "none");
         // Both tables match it: Glance's comes first, as it always did.
         assert_eq!(api("PUT", "/v2/images/images/tags/tags"), "glance");

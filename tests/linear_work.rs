@@ -14,6 +14,7 @@
 
 use image_tags::auth::keystone::TokenValidator;
 use image_tags::config::Config;
+use image_tags::core::backend::Strong;
 use image_tags::core::store::MemStore;
 use image_tags::http::Request;
 use image_tags::service::{self, Env};
@@ -62,7 +63,7 @@ fn config() -> Config {
 }
 
 /// The status of `req` on `store`.
-fn handle(store: &MemStore, req: &Request) -> u16 {
+fn handle(store: &Strong<MemStore>, req: &Request) -> u16 {
     let config = config();
     let env = Env {
         config: &config,
@@ -73,7 +74,7 @@ fn handle(store: &MemStore, req: &Request) -> u16 {
     service::handle(req, &env).response.status
 }
 
-fn fastest(store: &MemStore, req: &Request, status: u16) -> Duration {
+fn fastest(store: &Strong<MemStore>, req: &Request, status: u16) -> Duration {
     (0..RUNS)
         .map(|_| {
             let started = cpu_time();
@@ -85,7 +86,12 @@ fn fastest(store: &MemStore, req: &Request, status: u16) -> Duration {
 }
 
 /// `make(n)` is a request with `n` items; it must answer `status`.
-fn assert_linear(what: &str, store: &MemStore, status: u16, make: impl Fn(usize) -> Request) {
+fn assert_linear(
+    what: &str,
+    store: &Strong<MemStore>,
+    status: u16,
+    make: impl Fn(usize) -> Request,
+) {
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let (small, large) = (make(SMALL), make(LARGE));
     handle(store, &small); // warm up allocator and caches
@@ -105,7 +111,7 @@ fn assert_linear(what: &str, store: &MemStore, status: u16, make: impl Fn(usize)
 /// checked, so that work alone decides the time to the 413.
 #[test]
 fn post_tags_are_deduplicated_and_validated_in_linear_time() {
-    let store = MemStore::default();
+    let store = Strong(MemStore::default());
     assert_linear("POST tags", &store, 413, |n| {
         // Every tag distinct but the last, which repeats the first: the
         // dedupe has to look at all of them.
@@ -119,7 +125,7 @@ fn post_tags_are_deduplicated_and_validated_in_linear_time() {
 
 #[test]
 fn patch_operations_apply_in_linear_time() {
-    let store = MemStore::default();
+    let store = Strong(MemStore::default());
     let create = Request::new("POST", "/v2/images")
         .with_header("x-auth-token", "t")
         .with_body(json!({"id": ID, "name": "patched"}).to_string());
@@ -145,7 +151,7 @@ fn patch_operations_apply_in_linear_time() {
 
 #[test]
 fn list_queries_parse_in_linear_time() {
-    let store = MemStore::default();
+    let store = Strong(MemStore::default());
     assert_linear("query parsing", &store, 200, |n| {
         let params: Vec<String> = (0..n)
             .map(|i| match i % 3 {

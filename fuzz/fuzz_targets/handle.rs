@@ -15,6 +15,7 @@ use image_tags::service::{self, Env};
 use image_tags::auth::keystone::TokenValidator;
 use image_tags::config::Config;
 use image_tags::http::Request;
+use image_tags::core::backend::Strong;
 use image_tags::core::store::{KvStore, MemStore};
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
@@ -145,11 +146,11 @@ fn fuzzed(u: &mut Unstructured) -> Result<Request> {
 }
 
 /// Every key and value in the store, to show a request wrote nothing.
-fn snapshot(store: &MemStore) -> Vec<(String, Option<Vec<u8>>)> {
-    let keys = store.keys().expect("keys");
+fn snapshot(store: &Strong<MemStore>) -> Vec<(String, Option<Vec<u8>>)> {
+    let keys = store.0.keys().expect("keys");
     keys.into_iter()
         .map(|k| {
-            let v = store.get(&k).expect("get");
+            let v = store.0.get(&k).expect("get");
             (k, v)
         })
         .collect()
@@ -213,7 +214,7 @@ fn check(req: &Request, status: u16, headers: &[(String, String)], body: &[u8]) 
 
 fuzz_target!(|data: &[u8]| {
     let config = config();
-    let store = MemStore::default();
+    let store = Strong(MemStore::default());
     let env = Env {
         config: &config,
         store: Ok(&store),

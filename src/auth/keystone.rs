@@ -2,10 +2,9 @@
 //! (the token validating itself, which Keystone's default policy allows).
 //! Answers are cached in the store under a hash of the token.
 
+use crate::core::backend::Backend;
 use crate::core::error::Error;
 use crate::core::identity::Identity;
-use crate::core::keys;
-use crate::core::store::KvStore;
 use serde::{Deserialize, Serialize};
 
 /// The one outbound call: `GET url` with `X-Auth-Token` and
@@ -89,8 +88,8 @@ fn parse_token(body: &[u8], now: i64, cache_seconds: i64) -> Result<CachedToken,
 }
 
 /// Establish the caller's identity from `X-Auth-Token`.
-pub fn identify<S: KvStore, V: TokenValidator>(
-    store: &S,
+pub fn identify<B: Backend, V: TokenValidator>(
+    store: &B,
     validator: &V,
     base_url: &str,
     token: Option<&str>,
@@ -100,9 +99,8 @@ pub fn identify<S: KvStore, V: TokenValidator>(
     let Some(token) = token.map(str::trim).filter(|t| !t.is_empty()) else {
         return Err(unauthorized(base_url));
     };
-    let key = keys::token(token);
     let cached = store
-        .get(&key)
+        .cached_token(token, now)
         .map_err(crate::core::store::unavailable)?
         .and_then(|bytes| serde_json::from_slice::<CachedToken>(&bytes).ok())
         .filter(|c| now < c.cached_until && now < c.expires_at);
@@ -122,7 +120,7 @@ pub fn identify<S: KvStore, V: TokenValidator>(
                     if cache_seconds > 0 {
                         if let Ok(bytes) = serde_json::to_vec(&entry) {
                             // A cache write that fails only costs a later revalidation.
-                            let _ = store.set(&key, &bytes);
+                            let _ = store.cache_token(token, &bytes, entry.cached_until, now);
                         }
                     }
                     entry
@@ -146,6 +144,7 @@ pub fn identify<S: KvStore, V: TokenValidator>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::backend::Strong;
     use crate::core::store::MemStore;
     use std::cell::{Cell, RefCell};
 
@@ -200,14 +199,19 @@ mod tests {
 
     #[test]
     fn valid_tokens_are_cached_under_a_hash() {
-        let store = MemStore::default();
+        let store = Strong(MemStore::default());
         let ks = scripted(200, BODY);
         let id = identify(&store, &ks, "http://ks:5000", Some("s3cr3t"), 300, 1_000).unwrap();
         assert_eq!(id.project.as_deref(), Some("pa"));
         assert_eq!(id.roles, vec!["member", "reader"]);
         identify(&store, &ks, "http://ks:5000", Some("s3cr3t"), 300, 1_100).unwrap();
         assert_eq!(ks.calls.get(), 1);
-        assert!(store.keys().unwrap().iter().all(|k| !k.contains("s3cr3t")));
+        assert!(store
+            .0
+            .keys()
+            .unwrap()
+            .iter()
+            .all(|k| !k.contains("s3cr3t")));
         // Past the cache lifetime Keystone is asked again.
         identify(&store, &ks, "http://ks:5000", Some("s3cr3t"), 300, 1_301).unwrap();
         assert_eq!(ks.calls.get(), 2);
@@ -215,7 +219,7 @@ mod tests {
 
     #[test]
     fn invalid_expired_and_missing_tokens_are_401_and_outages_503() {
-        let store = MemStore::default();
+        let store = Strong(MemStore::default());
         let status = |s: u16, body: &str, now: i64| {
             identify(
                 &store,

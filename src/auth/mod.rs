@@ -9,9 +9,9 @@ pub mod headers;
 pub mod keystone;
 pub mod tokens;
 
+use crate::core::backend::Backend;
 use crate::core::error::Error;
 use crate::core::identity::Identity;
-use crate::core::store::KvStore;
 use crate::http::Request;
 use config::AuthConfig;
 use keystone::TokenValidator;
@@ -19,8 +19,8 @@ use keystone::TokenValidator;
 /// What the `keystone` scheme needs from the host. The store and the cache
 /// setting are only required when Keystone is asked, so their faults are
 /// carried, not raised.
-pub struct KeystoneEnv<'a, S: KvStore, V: TokenValidator> {
-    pub store: Result<&'a S, Error>,
+pub struct KeystoneEnv<'a, B: Backend, V: TokenValidator> {
+    pub store: Result<&'a B, Error>,
     pub validator: &'a V,
     pub cache_seconds: Result<i64, Error>,
 }
@@ -42,10 +42,10 @@ impl From<Result<Identity, Error>> for Judgement {
     }
 }
 
-pub fn identify<S: KvStore, V: TokenValidator>(
+pub fn identify<B: Backend, V: TokenValidator>(
     req: &Request,
     auth: &AuthConfig,
-    keystone: KeystoneEnv<'_, S, V>,
+    keystone: KeystoneEnv<'_, B, V>,
     now: i64,
 ) -> Judgement {
     let schemes = match auth {
@@ -84,8 +84,8 @@ pub fn identify<S: KvStore, V: TokenValidator>(
     .into()
 }
 
-fn ask_keystone<S: KvStore, V: TokenValidator>(
-    keystone: KeystoneEnv<'_, S, V>,
+fn ask_keystone<B: Backend, V: TokenValidator>(
+    keystone: KeystoneEnv<'_, B, V>,
     base_url: &str,
     token: &str,
     now: i64,

@@ -3,6 +3,7 @@
 use super::aksk::{client, Credential, MAX_CLOCK_SKEW_SECONDS};
 use super::config::AuthConfig;
 use super::*;
+use crate::core::backend::Strong;
 use crate::core::error::Error;
 use crate::core::store::MemStore;
 use std::cell::Cell;
@@ -40,7 +41,7 @@ fn config(mode: &str) -> AuthConfig {
 
 fn judge(mode: &str, req: &Request, keystone: &Keystone) -> Judgement {
     let config = config(mode);
-    let store = MemStore::default();
+    let store = Strong(MemStore::default());
     let env = KeystoneEnv {
         store: Ok(&store),
         validator: keystone,
@@ -160,7 +161,7 @@ fn keystone_faults_only_matter_when_keystone_is_asked() {
     let config = config("tokens,keystone");
     let ks = Keystone::default();
     let judge = |req: &Request| {
-        let env: KeystoneEnv<'_, MemStore, Keystone> = KeystoneEnv {
+        let env: KeystoneEnv<'_, Strong<MemStore>, Keystone> = KeystoneEnv {
             store: Err(Error::unavailable("store down")),
             validator: &ks,
             cache_seconds: Ok(300),

@@ -29,6 +29,10 @@ pub fn token(token: &str) -> String {
     format!("token:{}", sha256_hex(token))
 }
 
+/// Written by the readiness check (`GET /healthcheck/ready`) to prove the
+/// store takes writes.
+pub const READY: &str = "health:ready";
+
 /// Only canonical UUIDs are ever stored as image ids, so anything else can
 /// be answered 404 without a store read.
 pub fn is_image_id(id: &str) -> bool {

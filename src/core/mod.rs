@@ -2,9 +2,12 @@
 //! and change it, and the store with its indexes. `core` imports no API,
 //! no identity scheme, no configuration.
 
+pub mod backend;
+pub mod edge;
 pub mod error;
 pub mod identity;
 pub mod image;
+pub mod images;
 pub mod index;
 pub mod keys;
 pub mod limits;

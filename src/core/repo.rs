@@ -16,23 +16,18 @@
 
 use crate::core::error::Error;
 use crate::core::image::{Image, KEPT_WRITES};
+use crate::core::images::{Change, Images};
 use crate::core::index::cursor::{Cursor, Merged};
 use crate::core::index::{self, compact::compact, logs_of, tail, LogId};
 use crate::core::keys;
 use crate::core::random;
-use crate::core::store::{unavailable, KvStore, SwapError};
+use crate::core::store::{unavailable, Atomic, SwapError};
 
 /// Enough for 50 writers on one image to all get through (SPEC section 3).
 const MAX_ATTEMPTS: u32 = 200;
 const MAX_BACKOFF_MS: u64 = 32;
 
-/// What an update decided after looking at the current record.
-pub enum Change {
-    Write,
-    Unchanged,
-}
-
-pub struct Repo<'a, S: KvStore> {
+pub struct Repo<'a, S: Atomic> {
     store: &'a S,
 }
 
@@ -51,7 +46,7 @@ impl Indexed {
     /// Before the record is written: append `new` to every log it belongs
     /// in that `old` (the record it replaces; `None` for a new image) was
     /// not in already.
-    fn enter<S: KvStore>(
+    fn enter<S: Atomic>(
         &mut self,
         store: &S,
         old: Option<&Image>,
@@ -78,7 +73,7 @@ impl Indexed {
     /// again if a compaction ran meanwhile (it may have dropped the
     /// entries on a record read before the write), then compact the logs
     /// due. A failed hint or compaction only leaves a log longer.
-    fn settle<S: KvStore>(
+    fn settle<S: Atomic>(
         self,
         repo: &Repo<'_, S>,
         old: Option<&Image>,
@@ -127,13 +122,28 @@ pub fn parse_image(id: &str, bytes: &[u8]) -> Result<Image, Error> {
         .map_err(|e| Error::internal(format!("stored record of image {id} does not parse: {e}")))
 }
 
-impl<'a, S: KvStore> Repo<'a, S> {
+impl<'a, S: Atomic> Repo<'a, S> {
     pub fn new(store: &'a S) -> Self {
         Repo { store }
     }
 
+    /// After `cas-failed`: did our write land anyway (Redis), or did we lose?
+    fn landed(&self, key: &str, nonce: &str) -> Result<bool, Error> {
+        let Some(bytes) = self.store.get(key).map_err(unavailable)? else {
+            return Ok(false);
+        };
+        // A record that does not parse is not ours; the retry reports it.
+        Ok(serde_json::from_slice::<Image>(&bytes)
+            .map(|i| i.writes.iter().any(|w| w == nonce))
+            .unwrap_or(false))
+    }
+}
+
+impl<'a, S: Atomic> Images for Repo<'a, S> {
+    type Walk = Merged<'a, S>;
+
     /// The live image with this id, if any.
-    pub fn load(&self, id: &str) -> Result<Option<Image>, Error> {
+    fn load(&self, id: &str) -> Result<Option<Image>, Error> {
         if !keys::is_image_id(id) {
             return Ok(None);
         }
@@ -154,7 +164,7 @@ impl<'a, S: KvStore> Repo<'a, S> {
     }
 
     /// Store a new image. 409 when the id was ever claimed before.
-    pub fn create(&self, mut image: Image) -> Result<Image, Error> {
+    fn create(&self, mut image: Image) -> Result<Image, Error> {
         let claimed = self
             .store
             .increment(&keys::claim(&image.id), 1)
@@ -180,7 +190,7 @@ impl<'a, S: KvStore> Repo<'a, S> {
     /// Read-modify-write one live image. `decide` sees the current record
     /// on every attempt (so permission and 404 checks see it too), changes
     /// it in place and says whether to write. Returns the record as stored.
-    pub fn update(
+    fn update(
         &self,
         id: &str,
         // `dyn`: one copy of this loop, not one per caller's closure.
@@ -226,37 +236,13 @@ impl<'a, S: KvStore> Repo<'a, S> {
         )))
     }
 
-    /// After `cas-failed`: did our write land anyway (Redis), or did we lose?
-    fn landed(&self, key: &str, nonce: &str) -> Result<bool, Error> {
-        let Some(bytes) = self.store.get(key).map_err(unavailable)? else {
-            return Ok(false);
-        };
-        // A record that does not parse is not ours; the retry reports it.
-        Ok(serde_json::from_slice::<Image>(&bytes)
-            .map(|i| i.writes.iter().any(|w| w == nonce))
-            .unwrap_or(false))
-    }
-
-    /// Live images with any value of the IMS key `key`: those the tag log
-    /// of the plain `key` (value `""`) or the key log of `key` (entries
-    /// `key=...`) names, each record checked.
-    pub fn with_key(&self, key: &str) -> Result<(Vec<Image>, usize), Error> {
-        let (plain, entries) = (LogId::Tag(key.to_string()), LogId::Key(key.to_string()));
-        let (images, skipped) = self.members(&[plain.clone(), entries.clone()])?;
-        let images = images
-            .into_iter()
-            .filter(|i| plain.holds(i) || entries.holds(i))
-            .collect();
-        Ok((images, skipped))
-    }
-
     /// A walk of the log of the tag in `tags` that names the fewest
     /// images, from below the entry `below`.
-    pub fn rarest_tag(
+    fn rarest_tag(
         &self,
         tags: &[String],
         below: Option<&str>,
-    ) -> Result<Option<Cursor<'a, S>>, Error> {
+    ) -> Result<Option<Merged<'a, S>>, Error> {
         let mut rarest: Option<Cursor<'a, S>> = None;
         for tag in tags {
             let cursor = Cursor::open(self.store, &LogId::Tag(tag.clone()), below)?;
@@ -264,76 +250,16 @@ impl<'a, S: KvStore> Repo<'a, S> {
                 rarest = Some(cursor);
             }
         }
-        Ok(rarest)
-    }
-
-    /// Live images carrying every tag in `tags` (at least one), reading only
-    /// the rarest tag's log and the images it names. Records that do not
-    /// parse are skipped and counted, so one bad record cannot hide the rest.
-    pub fn tagged(&self, tags: &[String]) -> Result<(Vec<Image>, usize), Error> {
-        let Some(cursor) = self.rarest_tag(tags, None)? else {
-            return Ok((Vec::new(), 0));
-        };
-        let (images, skipped) = self.drain(Merged::new(vec![cursor])?)?;
-        let images = images
-            .into_iter()
-            .filter(|i| tags.iter().all(|t| i.has_tag(t)))
-            .collect();
-        Ok((images, skipped))
-    }
-
-    /// The live images the logs name, each once.
-    pub fn members(&self, logs: &[LogId]) -> Result<(Vec<Image>, usize), Error> {
-        self.drain(self.walk(logs, None)?)
-    }
-
-    /// The live images a walk names, each once.
-    /// One `get` per image: `get-many` fails the request on Spin's Redis store.
-    pub fn drain(&self, mut walk: Merged<'a, S>) -> Result<(Vec<Image>, usize), Error> {
-        let (mut images, mut skipped) = (Vec::new(), 0);
-        while let Some(entry) = walk.next_entry()? {
-            match self.stored(index::entry_id(&entry))? {
-                Some(Ok(image)) => images.push(image),
-                Some(Err(_)) => skipped += 1,
-                None => {}
-            }
-        }
-        Ok((images, skipped))
+        rarest.map(|c| Merged::new(vec![c])).transpose()
     }
 
     /// The logs merged, walked newest first from below the entry `below`.
-    pub fn walk(&self, logs: &[LogId], below: Option<&str>) -> Result<Merged<'a, S>, Error> {
+    fn walk(&self, logs: &[LogId], below: Option<&str>) -> Result<Merged<'a, S>, Error> {
         let mut cursors = Vec::with_capacity(logs.len());
         for log in logs {
             cursors.push(Cursor::open(self.store, log, below)?);
         }
         Merged::new(cursors)
-    }
-
-    /// A page in the default order (`created_at`, then `id`, newest first):
-    /// the first `limit` live images of the walk that `accept` takes, and
-    /// whether any follows. Reads the records
-    /// of the entries it walks and no others.
-    pub fn page(
-        &self,
-        mut walk: Merged<'a, S>,
-        limit: usize,
-        accept: &dyn Fn(&Image) -> bool,
-    ) -> Result<(Vec<Image>, bool), Error> {
-        let mut images = Vec::new();
-        while let Some(entry) = walk.next_entry()? {
-            let Some(Ok(image)) = self.stored(index::entry_id(&entry))? else {
-                continue;
-            };
-            if index::entry(&image) != entry || !accept(&image) {
-                continue;
-            }
-            if images.len() == limit {
-                return Ok((images, true));
-            }
-            images.push(image);
-        }
-        Ok((images, false))
     }
 }
 

@@ -18,18 +18,28 @@ pub enum SwapError {
     Store(StoreError),
 }
 
+/// What every Spin key-value store offers, the managed platforms' included
+/// (`wasi:keyvalue/store`).
 pub trait KvStore {
-    /// A compare-and-swap handle on one key.
-    type Cas;
-
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
     fn exists(&self, key: &str) -> Result<bool, StoreError>;
     /// Remove a key; a missing key is no error.
     fn delete(&self, key: &str) -> Result<(), StoreError>;
+    /// Every key in the store (`list-keys`, all cursor pages). Only the edge
+    /// build lists keys: its store has no atomics to keep an index with.
+    fn list_keys(&self) -> Result<Vec<String>, StoreError>;
     // No `get-many`: on Spin's Redis store it sends `KEYS` instead of `MGET`
     // and the host task panics, failing the request (SPEC section 6). Keys
     // are read one `get` at a time on every backend.
+}
+
+/// The atomics of `wasi:keyvalue/atomics`, which Spin links on every backend
+/// and the managed platforms do not: the strong build's layout needs them.
+pub trait Atomic: KvStore {
+    /// A compare-and-swap handle on one key.
+    type Cas;
+
     /// Atomic add; the only primitive that is safe on a missing key. Never
     /// used on a key written with `set`. Read a counter with `get` and
     /// [`decode_counter`]: `increment(key, 0)` is a write on Spin's SQLite.
@@ -108,8 +118,6 @@ pub struct MemCas {
 }
 
 impl KvStore for MemStore {
-    type Cas = MemCas;
-
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.map()?.get(key).cloned())
     }
@@ -127,6 +135,14 @@ impl KvStore for MemStore {
         self.map()?.remove(key);
         Ok(())
     }
+
+    fn list_keys(&self) -> Result<Vec<String>, StoreError> {
+        self.keys()
+    }
+}
+
+impl Atomic for MemStore {
+    type Cas = MemCas;
 
     fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
         let mut map = self.map()?;

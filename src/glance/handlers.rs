@@ -5,31 +5,31 @@ use super::patch;
 use super::validate::apply_create_body;
 use super::view;
 use crate::config::Config;
+use crate::core::backend::Backend;
 use crate::core::error::Error;
 use crate::core::identity::Identity;
 use crate::core::image::{self, Image};
-use crate::core::index::cursor::Merged;
+use crate::core::images::Change;
+use crate::core::images::Images;
 use crate::core::policy;
-use crate::core::repo::{Change, Repo};
-use crate::core::store::KvStore;
 use crate::http::{echo, Request, Response};
 use serde_json::{json, Value};
 
 /// What a Glance handler needs from the request's environment.
-pub struct Ctx<'a, S: KvStore> {
+pub struct Ctx<'a, B: Backend> {
     pub req: &'a Request,
     pub who: &'a Identity,
     /// The opened store, or the 503 it is when it could not be opened:
     /// discovery and the schemas do not need it.
-    pub store: Result<&'a S, Error>,
+    pub store: Result<&'a B, Error>,
     pub config: &'a Config,
     /// Unix seconds.
     pub now: i64,
 }
 
-impl<'a, S: KvStore> Ctx<'a, S> {
-    pub fn repo(&self) -> Result<Repo<'a, S>, Error> {
-        self.store.clone().map(Repo::new)
+impl<'a, B: Backend> Ctx<'a, B> {
+    pub fn repo(&self) -> Result<B::Images<'a>, Error> {
+        self.store.clone().map(|b| b.images())
     }
 }
 
@@ -47,7 +47,7 @@ fn image_response(status: u16, image: &Image) -> Response {
     Response::json(status, &view::to_json(image))
 }
 
-pub fn show<S: KvStore>(ctx: &Ctx<'_, S>, id: &str) -> Result<Response, Error> {
+pub fn show<B: Backend>(ctx: &Ctx<'_, B>, id: &str) -> Result<Response, Error> {
     let who = ctx.who;
     match ctx.repo()?.load(id)? {
         Some(image) if policy::can_see(who, &image) => Ok(image_response(200, &image)),
@@ -55,7 +55,7 @@ pub fn show<S: KvStore>(ctx: &Ctx<'_, S>, id: &str) -> Result<Response, Error> {
     }
 }
 
-pub fn delete<S: KvStore>(ctx: &Ctx<'_, S>, id: &str) -> Result<Response, Error> {
+pub fn delete<B: Backend>(ctx: &Ctx<'_, B>, id: &str) -> Result<Response, Error> {
     let who = ctx.who;
     let now = image::timestamp(ctx.now);
     ctx.repo()?.update(id, &mut |img| {
@@ -80,7 +80,7 @@ pub fn delete<S: KvStore>(ctx: &Ctx<'_, S>, id: &str) -> Result<Response, Error>
     Ok(Response::empty(204))
 }
 
-pub fn update<S: KvStore>(ctx: &Ctx<'_, S>, id: &str) -> Result<Response, Error> {
+pub fn update<B: Backend>(ctx: &Ctx<'_, B>, id: &str) -> Result<Response, Error> {
     let (req, who) = (ctx.req, ctx.who);
     let ops = patch::parse(req.header("content-type"), &req.body)?;
     let quota = ctx.config.image_tag_quota.clone()?;
@@ -94,7 +94,7 @@ pub fn update<S: KvStore>(ctx: &Ctx<'_, S>, id: &str) -> Result<Response, Error>
     Ok(image_response(200, &image))
 }
 
-pub fn create<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Response, Error> {
+pub fn create<B: Backend>(ctx: &Ctx<'_, B>) -> Result<Response, Error> {
     let (req, who) = (ctx.req, ctx.who);
     let body: Value = serde_json::from_slice(&req.body)
         .map_err(|e| Error::BadRequest(format!("The request body is not valid JSON: {e}")))?;
@@ -143,19 +143,19 @@ pub fn create<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Response, Error> {
 }
 
 /// The logs a listing walks, merged: the rarest tag's, else its scopes'.
-fn walk<'a, S: KvStore>(
-    repo: &Repo<'a, S>,
+fn walk<R: Images>(
+    repo: &R,
     query: &Query,
     who: &Identity,
     below: Option<&str>,
-) -> Result<Merged<'a, S>, Error> {
+) -> Result<R::Walk, Error> {
     match repo.rarest_tag(&query.tags, below)? {
-        Some(tag) => Merged::new(vec![tag]),
+        Some(tag) => Ok(tag),
         None => repo.walk(&query.scopes(who), below),
     }
 }
 
-pub fn list<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Response, Error> {
+pub fn list<B: Backend>(ctx: &Ctx<'_, B>) -> Result<Response, Error> {
     let (req, who) = (ctx.req, ctx.who);
     let query = Query::parse(&req.query)?;
     let repo = ctx.repo()?;

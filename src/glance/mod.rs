@@ -13,15 +13,15 @@ pub mod tags;
 pub mod validate;
 pub mod view;
 
+use crate::core::backend::Backend;
 use crate::core::error::Error;
 use crate::core::segment::decode_id;
-use crate::core::store::KvStore;
 use crate::http::Response;
 use endpoint::Endpoint;
 use handlers::Ctx;
 
 /// Answer one Glance request.
-pub fn handle<S: KvStore>(endpoint: &Endpoint, ctx: &Ctx<'_, S>) -> Result<Response, Error> {
+pub fn handle<B: Backend>(endpoint: &Endpoint, ctx: &Ctx<'_, B>) -> Result<Response, Error> {
     let base = &ctx.req.base;
     match endpoint {
         Endpoint::RootVersions => Ok(Response::json(300, &discovery::versions(base))),

@@ -2,15 +2,16 @@
 
 use super::handlers::{no_body, Ctx};
 use super::validate::check_tag_quota;
+use crate::core::backend::Backend;
 use crate::core::error::Error;
 use crate::core::image;
+use crate::core::images::Change;
+use crate::core::images::Images;
 use crate::core::policy;
-use crate::core::repo::Change;
-use crate::core::store::KvStore;
 use crate::core::tag;
 use crate::http::Response;
 
-pub fn add<S: KvStore>(ctx: &Ctx<'_, S>, id: &str, raw_tag: &str) -> Result<Response, Error> {
+pub fn add<B: Backend>(ctx: &Ctx<'_, B>, id: &str, raw_tag: &str) -> Result<Response, Error> {
     no_body(ctx.req)?;
     let tag = tag::from_segment(raw_tag, true).map_err(|e| Error::TagInvalid(e.message()))?;
     let quota = ctx.config.image_tag_quota.clone()?;
@@ -27,7 +28,7 @@ pub fn add<S: KvStore>(ctx: &Ctx<'_, S>, id: &str, raw_tag: &str) -> Result<Resp
     Ok(Response::empty(204))
 }
 
-pub fn remove<S: KvStore>(ctx: &Ctx<'_, S>, id: &str, raw_tag: &str) -> Result<Response, Error> {
+pub fn remove<B: Backend>(ctx: &Ctx<'_, B>, id: &str, raw_tag: &str) -> Result<Response, Error> {
     no_body(ctx.req)?;
     let tag = tag::from_segment(raw_tag, false).map_err(|e| Error::TagInvalid(e.message()))?;
     let now = image::timestamp(ctx.now);

@@ -8,27 +8,27 @@ use crate::config::Config;
 use crate::core::error::Error;
 use crate::core::identity::Identity;
 use crate::core::image::{self, Image};
+use crate::core::images::Change;
+use crate::core::images::Images;
 use crate::core::index::LogId;
 use crate::core::policy;
-use crate::core::repo::{Change, Repo};
 use crate::core::segment::{self, decode_id};
-use crate::core::store::KvStore;
 use crate::http::{Request, Response};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What the IMS handlers need from the request's environment.
-pub struct Ctx<'a, S: KvStore> {
+pub struct Ctx<'a, R: Images> {
     pub req: &'a Request,
     pub who: &'a Identity,
-    pub repo: Repo<'a, S>,
+    pub repo: R,
     pub config: &'a Config,
     /// Unix seconds.
     pub now: i64,
 }
 
 /// The path's project must be the caller's.
-pub fn check_project<S: KvStore>(ctx: &Ctx<'_, S>, raw: &str) -> Result<(), Error> {
+pub fn check_project<R: Images>(ctx: &Ctx<'_, R>, raw: &str) -> Result<(), Error> {
     let project_id = decode_id(raw);
     if ctx.who.project.as_deref() != Some(project_id.as_str()) {
         return Err(Error::WrongProject(project_id));
@@ -42,7 +42,7 @@ pub(super) fn malformed(message: impl Into<String>) -> Error {
 }
 
 /// `POST /v2/{project_id}/images/{image_id}/tags`: one key/value tag.
-pub fn add_tag<S: KvStore>(ctx: &Ctx<'_, S>, id: &str) -> Result<Response, Error> {
+pub fn add_tag<R: Images>(ctx: &Ctx<'_, R>, id: &str) -> Result<Response, Error> {
     let body = body_object(ctx.req)?;
     let tag = body
         .get("tag")
@@ -53,11 +53,7 @@ pub fn add_tag<S: KvStore>(ctx: &Ctx<'_, S>, id: &str) -> Result<Response, Error
 }
 
 /// `DELETE /v2/{project_id}/images/{image_id}/tags/{key}`.
-pub fn delete_tag<S: KvStore>(
-    ctx: &Ctx<'_, S>,
-    id: &str,
-    raw_key: &str,
-) -> Result<Response, Error> {
+pub fn delete_tag<R: Images>(ctx: &Ctx<'_, R>, id: &str, raw_key: &str) -> Result<Response, Error> {
     let key = segment::decode(raw_key)
         .map_err(|_| malformed("The tag key in the path is not valid UTF-8 percent-encoding."))?;
     rules::validate_lengths(&KeyValue::new(&key, "")).map_err(Error::TagInvalid)?;
@@ -76,7 +72,7 @@ pub fn delete_tag<S: KvStore>(
 }
 
 /// `GET /v2/{project_id}/images/{image_id}/tags`.
-pub fn image_tags<S: KvStore>(ctx: &Ctx<'_, S>, id: &str) -> Result<Response, Error> {
+pub fn image_tags<R: Images>(ctx: &Ctx<'_, R>, id: &str) -> Result<Response, Error> {
     match ctx.repo.load(id)? {
         Some(image) if policy::can_see(ctx.who, &image) => Ok(Response::json(
             200,
@@ -144,8 +140,8 @@ pub(super) fn tags_json(tags: &[String]) -> Vec<Value> {
 /// Change an image's tag list through the CAS-safe update: permission on
 /// every attempt, no write when nothing changed. `change` may refuse; its
 /// error is returned as it was made.
-pub(super) fn write_tags<S: KvStore>(
-    ctx: &Ctx<'_, S>,
+pub(super) fn write_tags<R: Images>(
+    ctx: &Ctx<'_, R>,
     id: &str,
     change: &mut dyn FnMut(&mut Vec<String>) -> Result<(), Error>,
 ) -> Result<Response, Error> {
@@ -164,8 +160,8 @@ pub(super) fn write_tags<S: KvStore>(
 }
 
 /// Set each key, within `ims_tag_limit`.
-pub(super) fn set_tags<S: KvStore>(
-    ctx: &Ctx<'_, S>,
+pub(super) fn set_tags<R: Images>(
+    ctx: &Ctx<'_, R>,
     id: &str,
     kvs: &[KeyValue],
 ) -> Result<Response, Error> {
@@ -174,7 +170,7 @@ pub(super) fn set_tags<S: KvStore>(
 }
 
 /// `POST /v2/{project_id}/images/{image_id}/tags/action`.
-pub fn batch<S: KvStore>(ctx: &Ctx<'_, S>, id: &str) -> Result<Response, Error> {
+pub fn batch<R: Images>(ctx: &Ctx<'_, R>, id: &str) -> Result<Response, Error> {
     let body = body_object(ctx.req)?;
     let action = body.get("action").and_then(Value::as_str);
     let kvs = key_values(&body)?;
@@ -193,8 +189,8 @@ pub fn batch<S: KvStore>(ctx: &Ctx<'_, S>, id: &str) -> Result<Response, Error> 
 }
 
 /// Remove each key; absent keys are fine. Only lengths are checked.
-pub(super) fn delete_keys<S: KvStore>(
-    ctx: &Ctx<'_, S>,
+pub(super) fn delete_keys<R: Images>(
+    ctx: &Ctx<'_, R>,
     id: &str,
     kvs: &[KeyValue],
 ) -> Result<Response, Error> {
@@ -211,7 +207,7 @@ pub(super) fn delete_keys<S: KvStore>(
 
 /// The images the caller's project's log names: every image a project-wide
 /// listing can match, without reading other projects' records.
-pub(super) fn project_log<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Vec<Image>, Error> {
+pub(super) fn project_log<R: Images>(ctx: &Ctx<'_, R>) -> Result<Vec<Image>, Error> {
     let Some(project) = &ctx.who.project else {
         return Ok(Vec::new());
     };
@@ -219,7 +215,7 @@ pub(super) fn project_log<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Vec<Image>, Er
 }
 
 /// The caller's project's live images that it may see, newest first.
-pub(super) fn project_images<S: KvStore>(ctx: &Ctx<'_, S>, candidates: Vec<Image>) -> Vec<Image> {
+pub(super) fn project_images<R: Images>(ctx: &Ctx<'_, R>, candidates: Vec<Image>) -> Vec<Image> {
     let mut mine: Vec<Image> = candidates
         .into_iter()
         .filter(|i| ctx.who.owns(i.owner.as_deref()) && policy::can_see(ctx.who, i))
@@ -230,7 +226,7 @@ pub(super) fn project_images<S: KvStore>(ctx: &Ctx<'_, S>, candidates: Vec<Image
 }
 
 /// Every key of the project's images with its values (`""` for a key-only tag), sorted.
-pub fn project_tags<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Response, Error> {
+pub fn project_tags<R: Images>(ctx: &Ctx<'_, R>) -> Result<Response, Error> {
     let mut keys: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for image in project_images(ctx, project_log(ctx)?) {
         for kv in rules::pairs(&image.tags) {
@@ -247,7 +243,7 @@ pub fn project_tags<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Response, Error> {
     Ok(Response::json(200, &json!({ "tags": tags })))
 }
 
-pub fn resource_instances<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Response, Error> {
+pub fn resource_instances<R: Images>(ctx: &Ctx<'_, R>) -> Result<Response, Error> {
     let search = Search::parse(&body_object(ctx.req)?)?;
     let candidates = match search.sources() {
         None => project_log(ctx)?,

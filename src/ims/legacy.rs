@@ -9,14 +9,14 @@ use super::handlers::{
 use super::rules::{self, KeyValue};
 use crate::core::error::Error;
 use crate::core::image::Image;
-use crate::core::store::KvStore;
+use crate::core::images::Images;
 use crate::http::Response;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 /// `PUT /v1/cloudimages/tags`: `image_id` and exactly one of `tag`
 /// (legacy `"key.value"`, split at the first `.`) or `image_tag`.
-pub fn set_tag<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Response, Error> {
+pub fn set_tag<R: Images>(ctx: &Ctx<'_, R>) -> Result<Response, Error> {
     let body = body_object(ctx.req)?;
     let present = |name: &str| body.get(name).filter(|v| !v.is_null());
     let id = present("image_id")
@@ -36,7 +36,7 @@ pub fn set_tag<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Response, Error> {
 }
 
 /// `DELETE /v1/{project_id}/cloudimages/{image_id}/tags/delete`.
-pub fn delete_tags<S: KvStore>(ctx: &Ctx<'_, S>, id: &str) -> Result<Response, Error> {
+pub fn delete_tags<R: Images>(ctx: &Ctx<'_, R>, id: &str) -> Result<Response, Error> {
     let body = body_object(ctx.req)?;
     delete_keys(ctx, id, &key_values(&body)?)
 }
@@ -154,7 +154,7 @@ fn keep(image: &Image, filter: &Filter) -> bool {
 
 /// `GET /v1/cloudimages/tags`: the distinct native entries (`k=v`, `k`) of
 /// the project's images that pass the filters, sorted, one page of them.
-pub fn list_tags<S: KvStore>(ctx: &Ctx<'_, S>) -> Result<Response, Error> {
+pub fn list_tags<R: Images>(ctx: &Ctx<'_, R>) -> Result<Response, Error> {
     let (limit, page, filters) = parse_query(&ctx.req.query)?;
     let tags: BTreeSet<String> = project_images(ctx, project_log(ctx)?)
         .into_iter()

@@ -9,8 +9,8 @@ pub mod rules;
 pub mod search;
 
 use crate::core::error::Error;
+use crate::core::images::Images;
 use crate::core::segment::decode_id;
-use crate::core::store::KvStore;
 use crate::http::Response;
 use endpoint::Endpoint;
 use handlers::Ctx;
@@ -18,7 +18,7 @@ use handlers::Ctx;
 /// Answer one IMS request. Order of checks: the path's project (403), the
 /// body (400), the tag rules (400), the image (404), the permission (403),
 /// the tag limit (400), a missing key (404).
-pub fn handle<S: KvStore>(endpoint: &Endpoint, ctx: &Ctx<'_, S>) -> Result<Response, Error> {
+pub fn handle<R: Images>(endpoint: &Endpoint, ctx: &Ctx<'_, R>) -> Result<Response, Error> {
     if let Some(raw) = endpoint.project_id() {
         handlers::check_project(ctx, raw)?;
     }

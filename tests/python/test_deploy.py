@@ -332,8 +332,6 @@ def test_the_readiness_probe_passes_on_the_redis_app(pods, redis_url):
     assert pod.wait_listening(), pod.output()[-3000:]
     path = APPS["deploy/redis/spinapp.yaml#0"]["spec"]["checks"]["readiness"]["httpGet"]["path"]
     ready = requests.get(pod.url + path, timeout=30)
-    if ready.status_code == 404:
-        pytest.skip(f"this component has no {path} yet (the readiness probe's route, issue 19)")
     assert ready.status_code == 200, (ready.status_code, ready.text, pod.output()[-3000:])
 
 

@@ -324,8 +324,6 @@ def test_min_replicas_refuses_writes_until_a_replica_is_back(run):
 
 
 def test_readiness_fails_while_writes_fail(run):
-    if any(p.status == 404 for p in run.probes):
-        pytest.xfail(f"GET {READY} is not in the component yet (404; issue 19): the lead removes this xfail")
     assert all(p.status == 200 or p.unavailable for p in run.probes), \
         f"readiness answered otherwise than 200 or 503 with Retry-After: {sorted({str(p.status) for p in run.probes})}"
     before = [p for p in run.probes if p.t1 < run.kill]

@@ -120,6 +120,29 @@ def test_access_log_lines_stay_whole_under_concurrency(host_server):
     assert "alice-token" not in "\n".join(lines)
 
 
+def test_the_access_log_line_carries_the_callers_trace_id(host_server):
+    """Spin continues a caller's W3C trace (and exports it with OTEL_EXPORTER_OTLP_ENDPOINT set):
+    the log line names the same trace, so the two can be joined."""
+    if not on_spin():
+        pytest.skip("Spin's component log is the one that matters")
+    log = host_server.component_log()
+    trace = uuid.uuid4().hex
+    r = requests.get(host_server.url + "/v2/images?limit=1", timeout=30,
+                     headers={**auth(ALICE), "traceparent": f"00-{trace}-00f067aa0ba902b7-01"})
+    assert r.status_code == 200
+    rid = r.headers["x-openstack-request-id"]
+    deadline = time.monotonic() + 10
+    entry = None
+    while entry is None and time.monotonic() < deadline:
+        entries = [json.loads(l) for l in log.read_text().splitlines() if rid in l]
+        entry = entries[0] if entries else None
+        time.sleep(0.1)
+    assert entry is not None, f"no log line for {rid}"
+    assert entry["trace_id"] == trace
+    r = requests.get(host_server.url + "/healthcheck", timeout=30, headers={"traceparent": "garbage"})
+    assert r.status_code == 200
+
+
 # ----- concurrent writers ------------------------------------------------------------------
 
 
@@ -159,8 +182,13 @@ def test_sqlite_store_outage_is_503_and_loses_nothing(logdir):
             assert r.json()["error"]["request_id"] == r.headers["x-openstack-request-id"]
             r = requests.post(f"{url}/v2/images", json={"name": "during"}, headers=auth(ALICE), timeout=30)
             assert r.status_code == 503, r.text
+            # Readiness fails while writes fail: a probe takes the instance out of service.
+            r = requests.get(f"{url}/healthcheck/ready", timeout=30)
+            assert r.status_code == 503, r.text
+            assert r.headers["retry-after"].isdigit()
         finally:
             away.rename(store)
+        assert requests.get(f"{url}/healthcheck/ready", timeout=30).status_code == 200
         r = requests.put(f"{url}/v2/images/{image_id}/tags/after", headers=auth(ALICE), timeout=30)
         assert r.status_code == 204, r.text
         assert tags_of(url, image_id) == ["before", "after"]

@@ -21,7 +21,7 @@ use super::runs::{
 use super::{entry_id, tail, unavailable, LogId, EPOCH};
 use crate::core::error::Error;
 use crate::core::random;
-use crate::core::store::{KvStore, SwapError};
+use crate::core::store::{Atomic, SwapError};
 use std::collections::BTreeSet;
 
 /// Three times [`tail::WRITER_DEADLINE`]: instances' clocks may disagree by
@@ -39,7 +39,7 @@ enum Slot {
 
 /// Read a tail slot for merging; where appends join slots, seal it first so
 /// that nothing lands in it after this read.
-fn take<S: KvStore>(store: &S, key: &str, joins: bool) -> Result<Slot, Error> {
+fn take<S: Atomic>(store: &S, key: &str, joins: bool) -> Result<Slot, Error> {
     if !joins {
         return Ok(match store.get(key).map_err(unavailable)? {
             Some(v) => Slot::Items(tail::items(&v).1),
@@ -65,10 +65,10 @@ fn take<S: KvStore>(store: &S, key: &str, joins: bool) -> Result<Slot, Error> {
 }
 
 /// The root as watched, and the handle to swap it.
-type Watched<S> = (Vec<u8>, <S as KvStore>::Cas);
+type Watched<S> = (Vec<u8>, <S as Atomic>::Cas);
 
 /// Create the root once: the winner of its claim writes the empty one.
-fn watch_root<S: KvStore>(store: &S, base: &str) -> Result<Option<Watched<S>>, Error> {
+fn watch_root<S: Atomic>(store: &S, base: &str) -> Result<Option<Watched<S>>, Error> {
     let key = root_key(base);
     if let (Some(raw), cas) = store.watch(&key).map_err(unavailable)? {
         return Ok(Some((raw, cas)));
@@ -95,7 +95,7 @@ fn watch_root<S: KvStore>(store: &S, base: &str) -> Result<Option<Watched<S>>, E
 
 /// Merge the tail of `log` into its pages. `belongs(id)` reads the image's
 /// record and says whether it is still in `log`.
-pub fn compact<S: KvStore>(
+pub fn compact<S: Atomic>(
     store: &S,
     log: &LogId,
     belongs: &mut dyn FnMut(&str) -> Result<bool, Error>,
@@ -245,6 +245,7 @@ pub fn compact<S: KvStore>(
 mod tests {
     use super::*;
     use crate::core::index::cursor::Cursor;
+    use crate::core::store::KvStore;
     use crate::core::store::MemStore;
 
     fn entry(n: usize) -> String {

@@ -5,8 +5,10 @@
 use super::cursor::Cursor;
 use super::{entry, LogId};
 use crate::core::image::Image;
-use crate::core::repo::{Change, Repo};
-use crate::core::store::{KvStore, MemStore, StoreError, SwapError};
+use crate::core::images::Change;
+use crate::core::images::Images;
+use crate::core::repo::Repo;
+use crate::core::store::{Atomic, KvStore, MemStore, StoreError, SwapError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -215,7 +217,6 @@ impl Counting<'_> {
 }
 
 impl KvStore for Counting<'_> {
-    type Cas = <MemStore as KvStore>::Cas;
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.tick();
         self.inner.get(key)
@@ -232,6 +233,14 @@ impl KvStore for Counting<'_> {
         self.tick();
         self.inner.delete(key)
     }
+    fn list_keys(&self) -> Result<Vec<String>, StoreError> {
+        self.tick();
+        self.inner.list_keys()
+    }
+}
+
+impl Atomic for Counting<'_> {
+    type Cas = <MemStore as Atomic>::Cas;
     fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
         self.tick();
         self.inner.increment(key, delta)

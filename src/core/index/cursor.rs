@@ -6,13 +6,13 @@
 use super::runs::{read_page, root_key, Page, Root};
 use super::{tail, unavailable, LogId};
 use crate::core::error::Error;
-use crate::core::store::KvStore;
+use crate::core::store::Atomic;
 
 /// Re-reads of the root a walk allows when compactions replace pages under
 /// it, before it answers 503.
 const RESTARTS: u32 = 8;
 
-pub struct Cursor<'a, S: KvStore> {
+pub struct Cursor<'a, S: Atomic> {
     store: &'a S,
     base: String,
     /// Entries strictly below this one (the marker's); `None`: from the top.
@@ -28,7 +28,7 @@ pub struct Cursor<'a, S: KvStore> {
     pub size: usize,
 }
 
-impl<'a, S: KvStore> Cursor<'a, S> {
+impl<'a, S: Atomic> Cursor<'a, S> {
     pub fn open(store: &'a S, log: &LogId, below: Option<&str>) -> Result<Self, Error> {
         let mut cursor = Cursor {
             store,
@@ -128,12 +128,12 @@ impl<'a, S: KvStore> Cursor<'a, S> {
 
 /// Several logs walked as one, newest first, each entry once: a member's
 /// default listing is its project's log merged with the public one.
-pub struct Merged<'a, S: KvStore> {
+pub struct Merged<'a, S: Atomic> {
     cursors: Vec<(Cursor<'a, S>, Option<String>)>,
     last: Option<String>,
 }
 
-impl<'a, S: KvStore> Merged<'a, S> {
+impl<'a, S: Atomic> Merged<'a, S> {
     pub fn new(cursors: Vec<Cursor<'a, S>>) -> Result<Self, Error> {
         let mut heads = Vec::with_capacity(cursors.len());
         for mut c in cursors {
@@ -162,5 +162,11 @@ impl<'a, S: KvStore> Merged<'a, S> {
                 return Ok(entry);
             }
         }
+    }
+}
+
+impl<S: Atomic> crate::core::images::Walk for Merged<'_, S> {
+    fn next_entry(&mut self) -> Result<Option<String>, Error> {
+        Merged::next_entry(self)
     }
 }

@@ -29,7 +29,7 @@ pub mod tail;
 use crate::core::error::Error;
 use crate::core::image::Image;
 use crate::core::keys::sha256_hex;
-use crate::core::store::{unavailable, KvStore};
+use crate::core::store::{unavailable, Atomic};
 
 /// One log. Its keys share the prefix [`LogId::base`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +114,7 @@ pub fn entry_id(entry: &str) -> &str {
 /// writer appends them again.
 pub const EPOCH: &str = "ix:epoch";
 
-pub fn epoch<S: KvStore>(store: &S) -> Result<Option<Vec<u8>>, Error> {
+pub fn epoch<S: Atomic>(store: &S) -> Result<Option<Vec<u8>>, Error> {
     store.get(EPOCH).map_err(unavailable)
 }
 

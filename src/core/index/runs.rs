@@ -15,7 +15,7 @@
 
 use super::unavailable;
 use crate::core::error::Error;
-use crate::core::store::KvStore;
+use crate::core::store::Atomic;
 use serde_json::Value;
 
 /// Entries a page holds at most; a compaction splits a fuller one. ~14 KB.
@@ -150,7 +150,7 @@ impl Root {
 }
 
 /// A page's entries, newest first; `None` once it has been replaced.
-pub fn read_page<S: KvStore>(store: &S, base: &str, id: i64) -> Result<Option<Vec<String>>, Error> {
+pub fn read_page<S: Atomic>(store: &S, base: &str, id: i64) -> Result<Option<Vec<String>>, Error> {
     Ok(store
         .get(&page_key(base, id))
         .map_err(unavailable)?

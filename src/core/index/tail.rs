@@ -23,7 +23,7 @@
 
 use super::unavailable;
 use crate::core::error::Error;
-use crate::core::store::{decode_counter, little_endian_counter, KvStore, SwapError};
+use crate::core::store::{decode_counter, little_endian_counter, Atomic, SwapError};
 use std::time::{Duration, Instant};
 
 /// Items a slot takes before appends open a new one: ~3.6 KB of JSON, small
@@ -71,7 +71,7 @@ pub fn encode(sealed: bool, items: &[String]) -> Result<Vec<u8>, Error> {
 
 /// The number of slots handed out, and whether appends join the newest
 /// slot (SQLite) or take one each (Redis).
-pub fn counter<S: KvStore>(store: &S, base: &str) -> Result<(i64, bool), Error> {
+pub fn counter<S: Atomic>(store: &S, base: &str) -> Result<(i64, bool), Error> {
     let key = counter_key(base);
     let raw = store.get(&key).map_err(unavailable)?;
     let len = decode_counter(raw.as_deref())
@@ -93,7 +93,7 @@ pub fn compact_every(joins: bool) -> i64 {
 
 /// Append `item` to the tail. `true` when the log is due a compaction,
 /// which the caller runs once its own write is done.
-pub fn append<S: KvStore>(store: &S, base: &str, item: &str) -> Result<bool, Error> {
+pub fn append<S: Atomic>(store: &S, base: &str, item: &str) -> Result<bool, Error> {
     let (len, joins) = counter(store, base)?;
     if joins && len > 0 && join(store, &slot_key(base, len), item)? {
         return Ok(false);
@@ -116,7 +116,7 @@ pub fn append<S: KvStore>(store: &S, base: &str, item: &str) -> Result<bool, Err
 /// Try to add `item` to an existing, unsealed slot by compare-and-swap.
 /// `false` when the slot is missing (its creator has not written it yet),
 /// full, sealed or too contended: the caller then takes a new slot.
-fn join<S: KvStore>(store: &S, slot_key: &str, item: &str) -> Result<bool, Error> {
+fn join<S: Atomic>(store: &S, slot_key: &str, item: &str) -> Result<bool, Error> {
     for _ in 0..JOIN_ATTEMPTS {
         let (current, cas) = store.watch(slot_key).map_err(unavailable)?;
         // Never swap on a missing key: that is an upsert on Spin and could
@@ -147,7 +147,7 @@ fn join<S: KvStore>(store: &S, slot_key: &str, item: &str) -> Result<bool, Error
 /// slot handed out but not yet written (its writer is between `increment`
 /// and `set`) holds nothing yet: the record that would need it is written
 /// only after the slot.
-pub fn read<S: KvStore>(
+pub fn read<S: Atomic>(
     store: &S,
     base: &str,
     slots: impl IntoIterator<Item = i64>,
@@ -165,6 +165,7 @@ pub fn read<S: KvStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::store::KvStore;
     use crate::core::store::MemStore;
 
     fn item(n: usize) -> String {

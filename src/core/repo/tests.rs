@@ -1,6 +1,8 @@
 //! The repository over the in-memory store: records, claims, retries and the logs.
 
 use super::*;
+use crate::core::images::Images;
+use crate::core::store::KvStore;
 use crate::core::store::MemStore;
 
 const ID: &str = "6f1c1f3e-4b0e-4b8a-9a57-2f1e0d9c3b11";

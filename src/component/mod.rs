@@ -2,229 +2,20 @@
 //! key-value bucket, Spin variables and outbound HTTP, and logs one line per
 //! request. No decisions are made here.
 
-use crate::auth::keystone::TokenValidator;
+mod keystone;
+mod kv;
+
 use crate::config::Config;
-use crate::core::store::{KvStore, StoreError, SwapError};
+#[cfg(feature = "edge")]
+use crate::core::backend::Edge as Layout;
+#[cfg(not(feature = "edge"))]
+use crate::core::backend::Strong as Layout;
 use crate::http::{echo, Request, Response};
 use crate::service::{self, Env};
-use spin_sdk::http::conversions::TryIntoOutgoingRequest;
 use spin_sdk::http::{
-    Headers, IncomingRequest, IncomingResponse, Method, OutgoingBody, OutgoingRequest,
-    OutgoingResponse, ResponseOutparam, Scheme,
+    Headers, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
 };
 use spin_sdk::http_component;
-
-wit_bindgen::generate!({
-    path: "wit",
-    world: "image-tags:component/kv",
-    generate_all,
-});
-
-use self::wasi::keyvalue::{atomics, store};
-
-fn store_error(e: store::Error) -> StoreError {
-    StoreError(match e {
-        store::Error::NoSuchStore => "no such store".into(),
-        store::Error::AccessDenied => "access denied".into(),
-        store::Error::Other(m) => m,
-    })
-}
-
-struct SpinKv(store::Bucket);
-
-/// Spin's DynamoDB store (`aws_dynamo`) increments by a read, then a
-/// conditional write (TransactWriteItems) of old + delta; when another writer
-/// changed the counter in between, the write is cancelled and the call fails,
-/// with no retry in Spin. A cancelled transaction applied nothing, so trying
-/// again is safe, and up to this many more tries ride out 50 racing writers.
-const INCREMENT_ATTEMPTS: u32 = 100;
-
-/// Whether an `increment` error is that lost race: the AWS SDK's Debug of
-/// the service's answer, which Spin hands the guest as it is. Conditional
-/// check failed (our compare lost) or transaction conflict (DynamoDB's own
-/// word for two transactions on one item) only: any other error may come
-/// from a write that did apply, and a retry could count twice.
-fn lost_race(message: &str) -> bool {
-    message.starts_with("ServiceError(ServiceError { source: TransactionCanceledException(")
-        && (message.contains("code: Some(\"ConditionalCheckFailed\")")
-            || message.contains("code: Some(\"TransactionConflict\")"))
-}
-
-/// Sleep up to 2^attempt ms (at most 32), jittered, so the racers spread out.
-fn increment_backoff(attempt: u32) {
-    let cap_micros = (1u64 << attempt.min(5)) * 1000;
-    let micros = ::wasi::random::random::get_random_u64() % (cap_micros + 1);
-    std::thread::sleep(std::time::Duration::from_micros(micros));
-}
-
-impl KvStore for SpinKv {
-    type Cas = atomics::Cas;
-
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.0.get(key).map_err(store_error)
-    }
-
-    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.0.set(key, value).map_err(store_error)
-    }
-
-    fn exists(&self, key: &str) -> Result<bool, StoreError> {
-        self.0.exists(key).map_err(store_error)
-    }
-
-    fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.0.delete(key).map_err(store_error)
-    }
-
-    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
-        let mut attempt = 0;
-        loop {
-            match atomics::increment(&self.0, key, delta) {
-                Err(store::Error::Other(m)) if attempt < INCREMENT_ATTEMPTS && lost_race(&m) => {
-                    attempt += 1;
-                    increment_backoff(attempt);
-                }
-                done => return done.map_err(store_error),
-            }
-        }
-    }
-
-    fn watch(&self, key: &str) -> Result<(Option<Vec<u8>>, atomics::Cas), StoreError> {
-        let cas = atomics::Cas::new(&self.0, key).map_err(store_error)?;
-        let current = cas.current().map_err(store_error)?;
-        Ok((current, cas))
-    }
-
-    fn swap(&self, cas: atomics::Cas, value: &[u8]) -> Result<(), SwapError> {
-        atomics::swap(cas, value).map_err(|e| match e {
-            atomics::CasError::CasFailed(_) => SwapError::CasFailed,
-            atomics::CasError::StoreError(e) => SwapError::Store(store_error(e)),
-        })
-    }
-}
-
-/// A Keystone that accepts the connection and never answers must not hold
-/// the request forever: past this, the validation is a 503.
-const KEYSTONE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// `fut`, or `None` once `timeout` has passed, on Spin's executor.
-async fn with_timeout<F: std::future::Future>(
-    fut: F,
-    timeout: std::time::Duration,
-) -> Option<F::Output> {
-    use ::wasi::clocks::monotonic_clock;
-    use std::task::Poll;
-    let deadline = monotonic_clock::now().saturating_add(timeout.as_nanos() as u64);
-    let mut fut = std::pin::pin!(fut);
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(out) = fut.as_mut().poll(cx) {
-            return Poll::Ready(Some(out));
-        }
-        if monotonic_clock::now() >= deadline {
-            return Poll::Ready(None);
-        }
-        spin_executor::push_waker(
-            monotonic_clock::subscribe_instant(deadline),
-            cx.waker().clone(),
-        );
-        Poll::Pending
-    })
-    .await
-}
-
-/// Token validation through Spin's outbound HTTP (`allowed_outbound_hosts`).
-struct SpinKeystone;
-
-/// `GET url` as `spin_sdk::http::Request` would send it, without that type:
-/// it costs a `HashMap`, `http::Uri` parsing and Unicode case mapping.
-struct KeystoneGet<'a> {
-    url: &'a str,
-    token: &'a str,
-}
-
-impl KeystoneGet<'_> {
-    /// (https, authority, path and query) of the URL; no scheme means `http`.
-    fn parts(&self) -> (bool, &str, &str) {
-        let (https, rest) = match self.url.split_once("://") {
-            Some((scheme, rest)) => (scheme.eq_ignore_ascii_case("https"), rest),
-            None => (false, self.url),
-        };
-        let rest = rest.split('#').next().unwrap_or_default();
-        let end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (authority, path_and_query) = rest.split_at(end);
-        (https, authority, path_and_query)
-    }
-}
-
-impl TryIntoOutgoingRequest for KeystoneGet<'_> {
-    type Error = String;
-
-    fn try_into_outgoing_request(self) -> Result<(OutgoingRequest, Option<Vec<u8>>), String> {
-        let headers: Vec<(String, Vec<u8>)> = vec![
-            ("x-auth-token".into(), self.token.into()),
-            ("x-subject-token".into(), self.token.into()),
-            ("accept".into(), b"application/json".to_vec()),
-            ("user-agent".into(), b"image-tags".to_vec()),
-        ];
-        let request =
-            OutgoingRequest::new(Headers::from_list(&headers).map_err(|e| e.to_string())?);
-        request
-            .set_method(&Method::Get)
-            .map_err(|()| "error setting method to GET".to_string())?;
-        let (https, authority, path_and_query) = self.parts();
-        let path_and_query = Some(path_and_query).filter(|p| !p.is_empty());
-        request
-            .set_path_with_query(path_and_query)
-            .map_err(|()| format!("error setting path to {}", path_and_query.unwrap_or("/")))?;
-        let scheme = if https { Scheme::Https } else { Scheme::Http };
-        request
-            .set_scheme(Some(&scheme))
-            .map_err(|()| "error setting scheme".to_string())?;
-        request
-            .set_authority(Some(authority))
-            .map_err(|()| format!("error setting authority to {authority}"))?;
-        // An empty body, written as `spin_sdk::http::Request` writes one.
-        Ok((request, Some(Vec::new())))
-    }
-}
-
-impl TokenValidator for SpinKeystone {
-    fn validate(&self, url: &str, token: &str) -> Result<(u16, Vec<u8>), String> {
-        let sent = spin_sdk::http::run(with_timeout(
-            async {
-                let response: IncomingResponse = spin_sdk::http::send(KeystoneGet { url, token })
-                    .await
-                    .map_err(send_error)?;
-                let status = response.status();
-                let body = response.into_body().await.map_err(|e| e.to_string())?;
-                Ok((status, body))
-            },
-            KEYSTONE_TIMEOUT,
-        ));
-        // Whole seconds: `Duration`'s Debug costs the .wasm 2 KB.
-        sent.ok_or_else(|| format!("no answer within {} s", KEYSTONE_TIMEOUT.as_secs()))?
-    }
-}
-
-/// Why the Keystone call failed, named for the log and the 503. By hand:
-/// `ErrorCode`'s Display is its Debug, which costs the .wasm 3 KB.
-fn send_error(e: spin_sdk::http::SendError) -> String {
-    use spin_sdk::http::{ErrorCode, SendError};
-    match e {
-        SendError::Http(ErrorCode::ConnectionRefused) => "connection refused",
-        SendError::Http(ErrorCode::ConnectionTimeout) => "connection timed out",
-        SendError::Http(ErrorCode::ConnectionReadTimeout) => "read timed out",
-        SendError::Http(ErrorCode::ConnectionTerminated) => "connection closed",
-        SendError::Http(ErrorCode::DnsTimeout | ErrorCode::DnsError(_)) => "name lookup failed",
-        SendError::Http(ErrorCode::TlsProtocolError | ErrorCode::TlsCertificateError) => {
-            "TLS failed"
-        }
-        SendError::Http(_) => "HTTP error",
-        SendError::Io(_) => "stream error",
-        SendError::RequestConversion(_) | SendError::ResponseConversion(_) => "bad message",
-    }
-    .to_string()
-}
 
 fn variable(name: &str) -> Option<String> {
     spin_sdk::variables::get(name).ok()
@@ -433,6 +224,7 @@ fn log_line(line: &str) {
 fn access_log(req: &Request, outcome: &service::Outcome, micros: u128) {
     let line = serde_json::json!({
         "request_id": outcome.request_id,
+        "trace_id": crate::http::trace_id(req.header("traceparent")),
         "method": echo(&req.method),
         "route": outcome.route,
         "status": outcome.response.status,
@@ -465,13 +257,13 @@ async fn handle(req: IncomingRequest, response_out: ResponseOutparam) {
         }
     };
     let started = std::time::Instant::now();
-    let bucket = store::open(&config.kv_store)
-        .map(SpinKv)
-        .map_err(store_error);
+    let bucket = kv::open(&config.kv_store)
+        .map(Layout)
+        .map_err(kv::store_error);
     let env = Env {
         config: &config,
         store: bucket.as_ref().map_err(Clone::clone),
-        keystone: &SpinKeystone,
+        keystone: &keystone::SpinKeystone,
         now: crate::core::time::now(),
     };
     let outcome = service::handle(&req, &env);

@@ -1,0 +1,272 @@
+//! Image records on a store without atomics: the edge build's repository
+//! (Fermyon Cloud, Fermyon Wasm Functions / Akamai Functions; SPEC
+//! section 10).
+//!
+//! There a `set` is a blind write: the last writer wins, and a replicated
+//! store (Akamai) shows other regions' writes after a lag. The layout spends
+//! one key per image and one more for the whole store, so that Fermyon
+//! Cloud's 1,024 keys hold 1,000 images:
+//! - `image:{id}`: the record, as in the strong build. A tag PUT reads it,
+//!   writes it once, and reads it back.
+//! - `catalog` ([`catalog`]): the images in the default order with their
+//!   owner and public flag, a hint that `list-keys` completes and corrects.
+//!
+//! Without compare-and-swap a writer cannot stop another from overwriting
+//! its change, but it can notice: each write carries a nonce that the record
+//! keeps (as in the strong build), and after a short jittered pause the
+//! writer reads the key again. A record without its nonce was overwritten
+//! by a writer that read before ours landed: the change is made again on
+//! the record as it now is. A loss remains possible only when an overwrite
+//! lands after that check, or in another region (README: "Edge build").
+//!
+//! A deleted image's key is removed, not kept as a tombstone (the key
+//! budget); the catalog remembers the latest deleted ids so that they are
+//! not given to new images.
+
+pub mod catalog;
+pub mod tokens;
+
+use crate::core::error::Error;
+use crate::core::image::{Image, KEPT_WRITES};
+use crate::core::images::Change;
+use crate::core::images::{Images, Walk};
+use crate::core::index::{self, LogId};
+use crate::core::keys;
+use crate::core::random;
+use crate::core::repo::parse_image;
+use crate::core::store::{unavailable, KvStore};
+use catalog::{Catalog, Edit, Meta};
+use std::collections::BTreeMap;
+
+/// Rounds of write-and-check before a write gives up with a 503.
+const MAX_ROUNDS: u32 = 16;
+/// The pause between a write and its check, in microseconds: long enough
+/// for a writer that read before ours landed to have written too.
+const SETTLE_MICROS: (u64, u64) = (2_000, 6_000);
+
+const IMAGE_PREFIX: &str = "image:";
+
+fn settle() {
+    let (low, high) = SETTLE_MICROS;
+    let micros = low + random::u64() % (high - low + 1);
+    std::thread::sleep(std::time::Duration::from_micros(micros));
+}
+
+/// The images of a listing, newest first: the entries a scope takes.
+pub struct EntryWalk {
+    /// Ascending; walked from the end.
+    entries: Vec<String>,
+}
+
+impl Walk for EntryWalk {
+    fn next_entry(&mut self) -> Result<Option<String>, Error> {
+        Ok(self.entries.pop())
+    }
+}
+
+pub struct EdgeRepo<'a, S: KvStore> {
+    store: &'a S,
+}
+
+impl<'a, S: KvStore> EdgeRepo<'a, S> {
+    pub fn new(store: &'a S) -> Self {
+        EdgeRepo { store }
+    }
+
+    /// Apply `edit` to the catalog, mending it on the way: entries of
+    /// images whose key is gone are dropped and images it misses are added
+    /// from their records. Checked after the write like a record.
+    fn edit_catalog(&self, edit: &Edit<'_>) -> Result<(), Error> {
+        for _ in 0..MAX_ROUNDS {
+            let mut catalog = Catalog::read(self.store)?;
+            let live = self.live_ids()?;
+            let listed: Vec<String> = catalog.entries.keys().cloned().collect();
+            for entry in &listed {
+                if !live.contains_key(index::entry_id(entry)) {
+                    catalog.entries.remove(entry);
+                }
+            }
+            let known: BTreeMap<&str, ()> =
+                listed.iter().map(|e| (index::entry_id(e), ())).collect();
+            for id in live.keys().filter(|id| !known.contains_key(id.as_str())) {
+                if let Some(Ok(image)) = self.stored(id)? {
+                    catalog.apply(&Edit::Put(&image));
+                }
+            }
+            catalog.apply(edit);
+            let nonce = random::nonce();
+            catalog.write(self.store, &nonce)?;
+            settle();
+            if Catalog::read(self.store)?.landed(&nonce) {
+                return Ok(());
+            }
+        }
+        Err(Error::unavailable(
+            "catalog: concurrent writers kept overwriting this write",
+        ))
+    }
+
+    /// Ids of the images whose key exists, lower-cased.
+    fn live_ids(&self) -> Result<BTreeMap<String, ()>, Error> {
+        let keys = self.store.list_keys().map_err(unavailable)?;
+        Ok(keys
+            .iter()
+            .filter_map(|k| k.strip_prefix(IMAGE_PREFIX))
+            .map(|id| (id.to_ascii_lowercase(), ()))
+            .collect())
+    }
+
+    /// The entries of every live image, from the catalog completed by
+    /// `list-keys` (an image the catalog misses costs a read of its record).
+    fn entries(&self) -> Result<Vec<(String, Meta)>, Error> {
+        let live = self.live_ids()?;
+        let catalog = Catalog::read(self.store)?;
+        let mut found: BTreeMap<String, ()> = BTreeMap::new();
+        let mut entries = Vec::with_capacity(live.len());
+        for (entry, meta) in catalog.entries {
+            let id = index::entry_id(&entry).to_string();
+            if live.contains_key(&id) && found.insert(id, ()).is_none() {
+                entries.push((entry, meta));
+            }
+        }
+        for id in live.keys().filter(|id| !found.contains_key(*id)) {
+            if let Some(Ok(image)) = self.stored(id)? {
+                entries.push((index::entry(&image), Meta::of(&image)));
+            }
+        }
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(entries)
+    }
+}
+
+impl<'a, S: KvStore> Images for EdgeRepo<'a, S> {
+    type Walk = EntryWalk;
+
+    fn load(&self, id: &str) -> Result<Option<Image>, Error> {
+        if !keys::is_image_id(id) {
+            return Ok(None);
+        }
+        self.stored(id)?.transpose()
+    }
+
+    fn stored(&self, id: &str) -> Result<Option<Result<Image, Error>>, Error> {
+        let Some(bytes) = self.store.get(&keys::image(id)).map_err(unavailable)? else {
+            return Ok(None);
+        };
+        Ok(match parse_image(id, &bytes) {
+            Ok(image) if image.deleted => None,
+            parsed => Some(parsed),
+        })
+    }
+
+    /// Store a new image: the record, then its catalog entry. 409 when a
+    /// live image has the id or the catalog remembers it deleted.
+    fn create(&self, mut image: Image) -> Result<Image, Error> {
+        let key = keys::image(&image.id);
+        let taken = || {
+            Error::Conflict(format!(
+                "Image with identifier {} already exists!",
+                image.id
+            ))
+        };
+        if self.store.exists(&key).map_err(unavailable)? {
+            return Err(taken());
+        }
+        if Catalog::read(self.store)?.is_gone(&image.id) {
+            return Err(taken());
+        }
+        image.writes = vec![random::nonce()];
+        let bytes = serde_json::to_vec(&image).map_err(|e| Error::internal(e.to_string()))?;
+        self.store.set(&key, &bytes).map_err(unavailable)?;
+        self.edit_catalog(&Edit::Put(&image))?;
+        Ok(image)
+    }
+
+    /// Read-modify-write one live image, checked after each write (module
+    /// docs). `decide` sees the current record on every round.
+    fn update(
+        &self,
+        id: &str,
+        decide: &mut dyn FnMut(&mut Image) -> Result<Change, Error>,
+    ) -> Result<Image, Error> {
+        if !keys::is_image_id(id) {
+            return Err(Error::image_not_found(id));
+        }
+        let key = keys::image(id);
+        for _ in 0..MAX_ROUNDS {
+            let Some(Ok(old)) = self.stored(id)? else {
+                // Missing, or a record that does not parse: say which.
+                return match self.stored(id)? {
+                    Some(Err(e)) => Err(e),
+                    _ => Err(Error::image_not_found(id)),
+                };
+            };
+            let mut new = old.clone();
+            if let Change::Unchanged = decide(&mut new)? {
+                return Ok(old);
+            }
+            let nonce = random::nonce();
+            new.writes.push(nonce.clone());
+            let excess = new.writes.len().saturating_sub(KEPT_WRITES);
+            new.writes.drain(..excess);
+            if new.deleted {
+                self.store.delete(&key).map_err(unavailable)?;
+            } else {
+                let bytes = serde_json::to_vec(&new).map_err(|e| Error::internal(e.to_string()))?;
+                self.store.set(&key, &bytes).map_err(unavailable)?;
+            }
+            settle();
+            let now = self.store.get(&key).map_err(unavailable)?;
+            let landed = match (&now, new.deleted) {
+                (None, deleted) => deleted,
+                (Some(bytes), false) => parse_image(id, bytes)
+                    .map(|i| i.writes.contains(&nonce))
+                    .unwrap_or(false),
+                (Some(_), true) => false,
+            };
+            if landed {
+                if new.deleted {
+                    self.edit_catalog(&Edit::Gone(&new))?;
+                } else if Meta::of(&new) != Meta::of(&old) {
+                    self.edit_catalog(&Edit::Put(&new))?;
+                }
+                return Ok(new);
+            }
+        }
+        Err(Error::unavailable(format!(
+            "image {id}: concurrent writers kept overwriting this write"
+        )))
+    }
+
+    /// The live images the logs' scopes take, newest first, from below the
+    /// entry `below`. Tag and key scopes take every image: the caller's
+    /// filter reads the tags from the records.
+    fn walk(&self, logs: &[LogId], below: Option<&str>) -> Result<EntryWalk, Error> {
+        let takes = |meta: &Meta| {
+            logs.iter().any(|log| match log {
+                LogId::Project(p) => meta.owner == *p,
+                LogId::Public => meta.public,
+                LogId::All | LogId::Tag(_) | LogId::Key(_) => true,
+            })
+        };
+        let entries = self
+            .entries()?
+            .into_iter()
+            .filter(|(entry, meta)| below.is_none_or(|b| entry.as_str() < b) && takes(meta))
+            .map(|(entry, _)| entry)
+            .collect();
+        Ok(EntryWalk { entries })
+    }
+
+    /// No tag logs here: a tag filter walks the caller's scope.
+    fn rarest_tag(
+        &self,
+        _tags: &[String],
+        _below: Option<&str>,
+    ) -> Result<Option<EntryWalk>, Error> {
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests;
