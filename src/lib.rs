@@ -4,10 +4,11 @@
 //! Everything but `component` is plain Rust that runs and is unit-tested on
 //! the host target; `component` is the thin Spin edge compiled to wasm.
 //!
-//! Who may import whom: `core` imports only `http`; `auth` imports `core`
-//! and `http`; `config` imports `auth`; each API (`glance`, `ims`) imports
-//! `core`, `http` and `config`, never another API; `service` imports the
-//! APIs and `auth`; only `component` imports `service`.
+//! Who may import whom: `http` and `query` import nothing of the crate;
+//! `core` imports only `http`; `auth` imports `core`; `config` imports
+//! `auth`; each API (`glance`, `ims`) imports `core`, `config` and the plain
+//! modules, never another API; `service` imports the APIs and `auth`; only
+//! `component` imports `service`.
 
 pub mod auth;
 pub mod config;

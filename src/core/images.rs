@@ -10,7 +10,12 @@
 use crate::core::error::Error;
 use crate::core::image::Image;
 use crate::core::index::{self, LogId};
-use crate::core::repo::Change;
+
+/// What an update decided after looking at the current record.
+pub enum Change {
+    Write,
+    Unchanged,
+}
 
 /// Entries of a listing (see [`index::entry`]), newest first.
 pub trait Walk {

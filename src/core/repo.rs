@@ -16,7 +16,7 @@
 
 use crate::core::error::Error;
 use crate::core::image::{Image, KEPT_WRITES};
-use crate::core::images::Images;
+use crate::core::images::{Change, Images};
 use crate::core::index::cursor::{Cursor, Merged};
 use crate::core::index::{self, compact::compact, logs_of, tail, LogId};
 use crate::core::keys;
@@ -26,12 +26,6 @@ use crate::core::store::{unavailable, Atomic, SwapError};
 /// Enough for 50 writers on one image to all get through (SPEC section 3).
 const MAX_ATTEMPTS: u32 = 200;
 const MAX_BACKOFF_MS: u64 = 32;
-
-/// What an update decided after looking at the current record.
-pub enum Change {
-    Write,
-    Unchanged,
-}
 
 pub struct Repo<'a, S: Atomic> {
     store: &'a S,

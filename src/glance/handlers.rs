@@ -9,9 +9,9 @@ use crate::core::backend::Backend;
 use crate::core::error::Error;
 use crate::core::identity::Identity;
 use crate::core::image::{self, Image};
+use crate::core::images::Change;
 use crate::core::images::Images;
 use crate::core::policy;
-use crate::core::repo::Change;
 use crate::http::{echo, Request, Response};
 use serde_json::{json, Value};
 

@@ -9,7 +9,6 @@ pub mod handlers;
 pub mod listing;
 pub mod patch;
 pub mod schemas;
-pub mod serde_words;
 pub mod tags;
 pub mod validate;
 pub mod view;

@@ -5,9 +5,9 @@ use super::validate::check_tag_quota;
 use crate::core::backend::Backend;
 use crate::core::error::Error;
 use crate::core::image;
+use crate::core::images::Change;
 use crate::core::images::Images;
 use crate::core::policy;
-use crate::core::repo::Change;
 use crate::core::tag;
 use crate::http::Response;
 

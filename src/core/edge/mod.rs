@@ -28,11 +28,12 @@ pub mod tokens;
 
 use crate::core::error::Error;
 use crate::core::image::{Image, KEPT_WRITES};
+use crate::core::images::Change;
 use crate::core::images::{Images, Walk};
 use crate::core::index::{self, LogId};
 use crate::core::keys;
 use crate::core::random;
-use crate::core::repo::{parse_image, Change};
+use crate::core::repo::parse_image;
 use crate::core::store::{unavailable, KvStore};
 use catalog::{Catalog, Edit, Meta};
 use std::collections::BTreeMap;

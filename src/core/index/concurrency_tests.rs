@@ -5,8 +5,9 @@
 use super::cursor::Cursor;
 use super::{entry, LogId};
 use crate::core::image::Image;
+use crate::core::images::Change;
 use crate::core::images::Images;
-use crate::core::repo::{Change, Repo};
+use crate::core::repo::Repo;
 use crate::core::store::{Atomic, KvStore, MemStore, StoreError, SwapError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
