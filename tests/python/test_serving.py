@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import ALICE, KV, Host, SpinHost, on_spin, tokens_variable
+from conftest import ALICE, EDGE, KV, Host, SpinHost, on_spin, strong_only, tokens_variable
 
 
 def auth(token):
@@ -147,6 +147,7 @@ def test_the_access_log_line_carries_the_callers_trace_id(host_server):
 
 
 def test_fifty_writers_on_one_image_lose_nothing(host):
+    strong_only("test_fifty_writers_on_one_image_are_answered_and_nearly_all_kept")
     image_id = new_image(host)
     tags = [f"w{n}" for n in range(50)]
     with ThreadPoolExecutor(50) as pool:
@@ -160,6 +161,25 @@ def test_fifty_writers_on_one_image_lose_nothing(host):
 
 
 # ----- a store outage on the real Spin's SQLite store --------------------------------------
+
+
+def test_fifty_writers_on_one_image_are_answered_and_nearly_all_kept(host):
+    """The edge build's promise for one image under 50 writers at once (README, "Edge build"):
+    every writer is answered 204, and a write overwritten before its checks end is made again;
+    one overwritten after them is lost. Counted and printed; at most 5 of 50 may go."""
+    if not EDGE:
+        pytest.skip("the edge build's test; the strong build's is test_fifty_writers_on_one_image_lose_nothing")
+    image_id = new_image(host)
+    tags = [f"w{n}" for n in range(50)]
+    with ThreadPoolExecutor(50) as pool:
+        statuses = list(pool.map(
+            lambda t: requests.put(f"{host}/v2/images/{image_id}/tags/{t}", headers=auth(ALICE), timeout=60)
+            .status_code, tags))
+    assert statuses == [204] * 50
+    kept = set(tags_of(host, image_id))
+    assert kept <= set(tags)
+    print(f"edge: 50 writers on one image kept {len(kept)} of 50")
+    assert len(kept) >= 45, f"kept {len(kept)} of 50"
 
 
 def test_sqlite_store_outage_is_503_and_loses_nothing(logdir):

@@ -37,20 +37,28 @@ use crate::core::repo::parse_image;
 use crate::core::store::{unavailable, KvStore};
 use catalog::{Catalog, Edit, Meta};
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 /// Rounds of write-and-check before a record write gives up with a 503:
 /// enough for 50 writers on one image to all be answered.
 const MAX_ROUNDS: u32 = 64;
-/// The pause between a write and its check, in microseconds: long enough
-/// for a writer that read before ours landed to have written too.
-const SETTLE_MICROS: (u64, u64) = (2_000, 6_000);
+/// The pause between a write and its check. A writer that read before ours
+/// landed writes within about as long as our own read-to-write took (on
+/// Spin's SQLite store, writes queue behind one lock: the queue we waited in
+/// is the one it waits in), so the pause is twice that, jittered, and at
+/// least a few milliseconds.
+/// Reads of a record that others keep writing after ours, before ours is
+/// taken as landed.
+const MAX_CHECKS: u32 = 8;
+const SETTLE_MIN: Duration = Duration::from_millis(3);
+const SETTLE_MAX: Duration = Duration::from_millis(400);
 
 const IMAGE_PREFIX: &str = "image:";
 
-fn settle() {
-    let (low, high) = SETTLE_MICROS;
-    let micros = low + random::u64() % (high - low + 1);
-    std::thread::sleep(std::time::Duration::from_micros(micros));
+fn settle(took: Duration) {
+    let base = took.saturating_mul(2).clamp(SETTLE_MIN, SETTLE_MAX);
+    let jitter = random::u64() % (SETTLE_MIN.as_micros() as u64 + 1);
+    std::thread::sleep(base + Duration::from_micros(jitter));
 }
 
 /// The images of a listing, newest first: the entries a scope takes.
@@ -74,6 +82,32 @@ impl<'a, S: KvStore> EdgeRepo<'a, S> {
         EdgeRepo { store }
     }
 
+    /// Whether our write (its `nonce`) is in the record once writers that
+    /// may have read before it have had their time. While others keep
+    /// writing after ours, the record is read again after each pause until
+    /// two reads agree: a writer queued behind a busy store lands late.
+    fn checked(&self, key: &str, id: &str, nonce: &str, took: Duration) -> Result<bool, Error> {
+        let mut last_seen = nonce.to_string();
+        for _ in 0..MAX_CHECKS {
+            settle(took);
+            let Some(bytes) = self.store.get(key).map_err(unavailable)? else {
+                return Ok(false);
+            };
+            let Ok(now) = parse_image(id, &bytes) else {
+                return Ok(false);
+            };
+            if !now.writes.iter().any(|w| w == nonce) {
+                return Ok(false);
+            }
+            match now.writes.last() {
+                Some(last) if *last == last_seen => return Ok(true),
+                Some(last) => last_seen = last.clone(),
+                None => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
+
     /// Apply `edit` to the catalog, mending it on the way: entries of
     /// images whose key is gone are dropped and images it misses are added
     /// from their records. Checked after the write like a record. The
@@ -82,6 +116,7 @@ impl<'a, S: KvStore> EdgeRepo<'a, S> {
     /// given up without failing the request; the next one mends it.
     fn edit_catalog(&self, edit: &Edit<'_>) -> Result<(), Error> {
         for _ in 0..MAX_ROUNDS {
+            let started = Instant::now();
             let mut catalog = Catalog::read(self.store)?;
             let live = self.live_ids()?;
             let listed: Vec<String> = catalog.entries.keys().cloned().collect();
@@ -100,7 +135,7 @@ impl<'a, S: KvStore> EdgeRepo<'a, S> {
             catalog.apply(edit);
             let nonce = random::nonce();
             catalog.write(self.store, &nonce)?;
-            settle();
+            settle(started.elapsed());
             if Catalog::read(self.store)?.landed(&nonce) {
                 return Ok(());
             }
@@ -196,6 +231,7 @@ impl<'a, S: KvStore> Images for EdgeRepo<'a, S> {
         }
         let key = keys::image(id);
         for _ in 0..MAX_ROUNDS {
+            let started = Instant::now();
             let Some(Ok(old)) = self.stored(id)? else {
                 // Missing, or a record that does not parse: say which.
                 return match self.stored(id)? {
@@ -217,14 +253,11 @@ impl<'a, S: KvStore> Images for EdgeRepo<'a, S> {
                 let bytes = serde_json::to_vec(&new).map_err(|e| Error::internal(e.to_string()))?;
                 self.store.set(&key, &bytes).map_err(unavailable)?;
             }
-            settle();
-            let now = self.store.get(&key).map_err(unavailable)?;
-            let landed = match (&now, new.deleted) {
-                (None, deleted) => deleted,
-                (Some(bytes), false) => parse_image(id, bytes)
-                    .map(|i| i.writes.contains(&nonce))
-                    .unwrap_or(false),
-                (Some(_), true) => false,
+            let landed = if new.deleted {
+                settle(started.elapsed());
+                self.store.get(&key).map_err(unavailable)?.is_none()
+            } else {
+                self.checked(&key, id, &nonce, started.elapsed())?
             };
             if landed {
                 if new.deleted {
