@@ -2,7 +2,7 @@
 //! `owner` (issue 17), with Glance 33's semantics and 400 messages: read
 //! once from the decoded query pairs, at most [`MAX_FILTERS`] of them, each
 //! in one pass, then checked against every image a listing walks. The
-//! table, and the oracle's answers it came from, is in docs-filters.md.
+//! table, and the oracle's answers it came from, is in README.md, section Listing filters.
 
 use crate::core::error::Error;
 use crate::core::image::Image;

@@ -14,7 +14,7 @@ order of ours. Ties: several images are created within one second; image-tags ke
 whole seconds and breaks ties by id (descending in the default order), Glance keeps
 microseconds, so ids are made to grow with creation order and both orders agree.
 The time filters compare with a second in which no image was created (see `world`).
-The filter table these cases walk is docs-filters.md (README, section Filters)."""
+The filter table these cases walk is in the README, section Listing filters."""
 
 import html
 import re

@@ -113,8 +113,14 @@ impl<'a, S: KvStore> EdgeRepo<'a, S> {
     /// from their records. Checked after the write like a record. The
     /// record has landed by now and is the truth (`list-keys` finds what the
     /// catalog misses), so an edit that never lands under contention is
-    /// given up without failing the request; the next one mends it.
-    fn edit_catalog(&self, edit: &Edit<'_>) -> Result<(), Error> {
+    /// given up without failing the request; the next one mends it. So is
+    /// one that fails (a store error, a catalog past the value cap): the
+    /// request's write has happened, and answering 503 would misreport it.
+    fn edit_catalog(&self, edit: &Edit<'_>) {
+        let _ = self.try_edit_catalog(edit);
+    }
+
+    fn try_edit_catalog(&self, edit: &Edit<'_>) -> Result<(), Error> {
         for _ in 0..MAX_ROUNDS {
             let started = Instant::now();
             let mut catalog = Catalog::read(self.store)?;
@@ -215,7 +221,7 @@ impl<'a, S: KvStore> Images for EdgeRepo<'a, S> {
         image.writes = vec![random::nonce()];
         let bytes = serde_json::to_vec(&image).map_err(|e| Error::internal(e.to_string()))?;
         self.store.set(&key, &bytes).map_err(unavailable)?;
-        self.edit_catalog(&Edit::Put(&image))?;
+        self.edit_catalog(&Edit::Put(&image));
         Ok(image)
     }
 
@@ -261,9 +267,9 @@ impl<'a, S: KvStore> Images for EdgeRepo<'a, S> {
             };
             if landed {
                 if new.deleted {
-                    self.edit_catalog(&Edit::Gone(&new))?;
+                    self.edit_catalog(&Edit::Gone(&new));
                 } else if Meta::of(&new) != Meta::of(&old) {
-                    self.edit_catalog(&Edit::Put(&new))?;
+                    self.edit_catalog(&Edit::Put(&new));
                 }
                 return Ok(new);
             }

@@ -13,7 +13,7 @@
 #   spin up --runtime-config-file /tmp/dynamodb-emulator/runtime-config.toml
 #
 # Spin reads the endpoint only from AWS_ENDPOINT_URL(_DYNAMODB), and only when
-# the runtime config carries no access_key/secret_key (docs-dynamo.md).
+# the runtime config carries no access_key/secret_key (spin-aws-dynamo.md).
 #
 # Knobs: DYNAMODB_HOME (default /tmp/dynamodb-emulator), DYNAMODB_VENV
 # (default $DYNAMODB_HOME/venv), DYNAMODB_TABLE (default image-tags).
