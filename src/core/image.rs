@@ -95,6 +95,16 @@ impl Image {
     }
 }
 
+/// A stored record as the store holds it; one that does not parse is our
+/// own fault, a 500 naming the image.
+pub fn parse_image(id: &str, bytes: &[u8]) -> Result<Image, crate::core::error::Error> {
+    serde_json::from_slice::<Image>(bytes).map_err(|e| {
+        crate::core::error::Error::internal(format!(
+            "stored record of image {id} does not parse: {e}"
+        ))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,8 +8,11 @@
 //! [`EdgeRepo`]: crate::core::edge::EdgeRepo
 
 use crate::core::error::Error;
+use crate::core::image::parse_image;
 use crate::core::image::Image;
 use crate::core::index::{self, LogId};
+use crate::core::keys;
+use crate::core::store::{unavailable, KvStore};
 
 /// What an update decided after looking at the current record.
 pub enum Change {
@@ -25,8 +28,14 @@ pub trait Walk {
 pub trait Images {
     type Walk: Walk;
 
-    /// The live image with this id, if any.
-    fn load(&self, id: &str) -> Result<Option<Image>, Error>;
+    /// The live image with this id, if any. Only canonical UUIDs are ever
+    /// stored, so anything else is `None` without a store read.
+    fn load(&self, id: &str) -> Result<Option<Image>, Error> {
+        if !keys::is_image_id(id) {
+            return Ok(None);
+        }
+        self.stored(id)?.transpose()
+    }
     /// The live record of `id` as stored: `None` when missing or deleted,
     /// `Some(Err)` (a 500) when it does not parse, which listings skip and
     /// count so that one bad record cannot hide the rest.
@@ -126,4 +135,19 @@ pub trait Images {
             .collect();
         Ok((images, skipped))
     }
+}
+
+/// The live record of `id` in `store`, as [`Images::stored`] gives it: both
+/// layouts keep a record under the same key.
+pub fn stored_record<S: KvStore>(
+    store: &S,
+    id: &str,
+) -> Result<Option<Result<Image, Error>>, Error> {
+    let Some(bytes) = store.get(&keys::image(id)).map_err(unavailable)? else {
+        return Ok(None);
+    };
+    Ok(match parse_image(id, &bytes) {
+        Ok(image) if image.deleted => None,
+        parsed => Some(parsed),
+    })
 }

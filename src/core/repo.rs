@@ -15,8 +15,8 @@
 //!   only after the record that takes it out.
 
 use crate::core::error::Error;
-use crate::core::image::{Image, KEPT_WRITES};
-use crate::core::images::{Change, Images};
+use crate::core::image::{parse_image, Image, KEPT_WRITES};
+use crate::core::images::{stored_record, Change, Images};
 use crate::core::index::cursor::{Cursor, Merged};
 use crate::core::index::{self, compact::compact, logs_of, tail, LogId};
 use crate::core::keys;
@@ -117,11 +117,6 @@ fn backoff(attempt: u32) {
     std::thread::sleep(std::time::Duration::from_micros(micros));
 }
 
-pub fn parse_image(id: &str, bytes: &[u8]) -> Result<Image, Error> {
-    serde_json::from_slice::<Image>(bytes)
-        .map_err(|e| Error::internal(format!("stored record of image {id} does not parse: {e}")))
-}
-
 impl<'a, S: Atomic> Repo<'a, S> {
     pub fn new(store: &'a S) -> Self {
         Repo { store }
@@ -142,25 +137,11 @@ impl<'a, S: Atomic> Repo<'a, S> {
 impl<'a, S: Atomic> Images for Repo<'a, S> {
     type Walk = Merged<'a, S>;
 
-    /// The live image with this id, if any.
-    fn load(&self, id: &str) -> Result<Option<Image>, Error> {
-        if !keys::is_image_id(id) {
-            return Ok(None);
-        }
-        self.stored(id)?.transpose()
-    }
-
     /// The live record of `id` as stored: `None` when missing or deleted,
     /// `Some(Err)` (a 500) when it does not parse, which listings skip and
     /// count so that one bad record cannot hide the rest.
     fn stored(&self, id: &str) -> Result<Option<Result<Image, Error>>, Error> {
-        let Some(bytes) = self.store.get(&keys::image(id)).map_err(unavailable)? else {
-            return Ok(None);
-        };
-        Ok(match parse_image(id, &bytes) {
-            Ok(image) if image.deleted => None,
-            parsed => Some(parsed),
-        })
+        stored_record(self.store, id)
     }
 
     /// Store a new image. 409 when the id was ever claimed before.

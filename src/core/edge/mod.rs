@@ -27,13 +27,13 @@ pub mod catalog;
 pub mod tokens;
 
 use crate::core::error::Error;
+use crate::core::image::parse_image;
 use crate::core::image::{Image, KEPT_WRITES};
 use crate::core::images::Change;
-use crate::core::images::{Images, Walk};
+use crate::core::images::{stored_record, Images, Walk};
 use crate::core::index::{self, LogId};
 use crate::core::keys;
 use crate::core::random;
-use crate::core::repo::parse_image;
 use crate::core::store::{unavailable, KvStore};
 use catalog::{Catalog, Edit, Meta};
 use std::collections::BTreeMap;
@@ -185,21 +185,8 @@ impl<'a, S: KvStore> EdgeRepo<'a, S> {
 impl<'a, S: KvStore> Images for EdgeRepo<'a, S> {
     type Walk = EntryWalk;
 
-    fn load(&self, id: &str) -> Result<Option<Image>, Error> {
-        if !keys::is_image_id(id) {
-            return Ok(None);
-        }
-        self.stored(id)?.transpose()
-    }
-
     fn stored(&self, id: &str) -> Result<Option<Result<Image, Error>>, Error> {
-        let Some(bytes) = self.store.get(&keys::image(id)).map_err(unavailable)? else {
-            return Ok(None);
-        };
-        Ok(match parse_image(id, &bytes) {
-            Ok(image) if image.deleted => None,
-            parsed => Some(parsed),
-        })
+        stored_record(self.store, id)
     }
 
     /// Store a new image: the record, then its catalog entry. 409 when a
