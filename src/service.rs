@@ -125,19 +125,20 @@ pub fn needs_identity(raw_path: &str) -> bool {
 }
 
 fn store<'a, B: Backend, V: TokenValidator>(env: &Env<'a, B, V>) -> Result<&'a B, Error> {
-    env.store.as_ref().copied().map_err(|e| match e.0.as_str() {
-        // Spin opens only the labels `key_value_stores` grants the component:
-        // our misconfiguration, not an outage, and the fix is in the manifest.
-        "access denied" | "no such store" => Error::misconfigured(
-            "kv_store",
-            &format!(
-                "names the store {:?}, which this component may not open ({}): add the \
-                 label to `key_value_stores` of [component.image-tags] in spin.toml, and \
-                 give a label other than `default` a store in the runtime config",
-                env.config.kv_store, e.0
+    env.store.as_ref().copied().map_err(|e| {
+        // Spin opens only the labels `key_value_stores` grants the component.
+        // Still a failed open, so a 503 (SPEC section 3), but the log line
+        // names the fix rather than just "access denied".
+        let fix = match e.0.as_str() {
+            "access denied" | "no such store" => format!(
+                " (the Spin variable `kv_store` names the store {:?}: add that label to \
+                 `key_value_stores` of [component.image-tags] in spin.toml, and give a label \
+                 other than `default` a store in the runtime config)",
+                env.config.kv_store
             ),
-        ),
-        _ => Error::unavailable(format!("key-value store cannot be opened: {}", e.0)),
+            _ => String::new(),
+        };
+        Error::unavailable(format!("key-value store cannot be opened: {}{fix}", e.0))
     })
 }
 

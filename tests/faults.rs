@@ -74,6 +74,9 @@ async fn a_store_that_cannot_be_opened_or_is_down_is_503_everywhere_then_recover
 
 #[tokio::test]
 async fn compare_and_swap_that_never_succeeds_ends_in_503_not_a_hang() {
+    if strong_only("core::edge::tests::a_write_overwritten_before_its_check_is_made_again") {
+        return;
+    }
     let c = host().await;
     let id = c.create_named(ALICE, "stuck").await;
     c.host.kv().set_cas_always_fails(true);
@@ -310,4 +313,22 @@ async fn a_keystone_outside_allowed_outbound_hosts_is_refused_by_the_host() {
     c.host.take_logs();
     assert_503(&c.call("GET", "/v2/images", "t", b"").await, "denied");
     assert!(c.host.take_logs().contains("Keystone unreachable"));
+}
+
+#[tokio::test]
+async fn a_kv_store_label_spin_toml_does_not_grant_is_503_and_the_log_names_the_fix() {
+    let c = host_with(
+        image_tags_host::KvMode::Sqlite,
+        &[("kv_store", "not-granted")],
+    )
+    .await;
+    let r = c.call("GET", "/healthcheck/ready", "", b"").await;
+    assert_503(&r, "ready with a label spin.toml does not grant");
+    let r = c.call("GET", "/v2/images", ALICE, b"").await;
+    assert_503(&r, "list with a label spin.toml does not grant");
+    let logs = c.host.take_logs();
+    assert!(
+        logs.contains("not-granted") && logs.contains("key_value_stores"),
+        "the log names the label and the fix: {logs}"
+    );
 }

@@ -152,10 +152,12 @@ fn patch_operations_apply_in_linear_time() {
 #[test]
 fn list_queries_parse_in_linear_time() {
     let store = Strong(MemStore::default());
+    // Filters are bounded (issue 17: 400 past 20); the sort and paging
+    // parameters a query may repeat are not.
     assert_linear("query parsing", &store, 200, |n| {
         let params: Vec<String> = (0..n)
             .map(|i| match i % 3 {
-                0 => format!("k{i}=v%20{i}"),
+                0 => format!("limit={}%20", i % 100 + 1),
                 1 => "sort_key=name".to_string(),
                 _ => "sort_dir=asc".to_string(),
             })
