@@ -4,8 +4,8 @@
 //!
 //! There a `set` is a blind write: the last writer wins, and a replicated
 //! store (Akamai) shows other regions' writes after a lag. The layout spends
-//! one key per image and one more for the whole store, so that Fermyon
-//! Cloud's 1,024 keys hold 1,000 images:
+//! one key per image, one catalog key and one token-cache key
+//! ([`tokens`]), so that Fermyon Cloud's 1,024 keys hold 1,000 images:
 //! - `image:{id}`: the record, as in the strong build. A tag PUT reads it,
 //!   writes it once, and reads it back.
 //! - `catalog` ([`catalog`]): the images in the default order with their
@@ -13,11 +13,13 @@
 //!
 //! Without compare-and-swap a writer cannot stop another from overwriting
 //! its change, but it can notice: each write carries a nonce that the record
-//! keeps (as in the strong build), and after a short jittered pause the
-//! writer reads the key again. A record without its nonce was overwritten
-//! by a writer that read before ours landed: the change is made again on
-//! the record as it now is. A loss remains possible only when an overwrite
-//! lands after that check, or in another region (README: "Edge build").
+//! keeps (as in the strong build), and after a pause twice as long as its
+//! own read-to-write took, the writer reads the key again ([`settle`],
+//! `checked`). A record without its nonce was overwritten by a writer that
+//! read before ours landed: the change is made again on the record as it
+//! now is. While others keep writing after ours, the record is read until
+//! two reads agree. A loss remains possible only when an overwrite lands
+//! after those checks, or in another region (README: "Edge build").
 //!
 //! A deleted image's key is removed, not kept as a tombstone (the key
 //! budget); the catalog remembers the latest deleted ids so that they are
