@@ -14,7 +14,7 @@
 //! Without compare-and-swap a writer cannot stop another from overwriting
 //! its change, but it can notice: each write carries a nonce that the record
 //! keeps (as in the strong build), and after a pause twice as long as its
-//! own read-to-write took, the writer reads the key again ([`settle`],
+//! own read-to-write took, the writer reads the key again (`settle`,
 //! `checked`). A record without its nonce was overwritten by a writer that
 //! read before ours landed: the change is made again on the record as it
 //! now is. While others keep writing after ours, the record is read until
