@@ -72,6 +72,18 @@ pub enum RouteError {
     MethodNotAllowed { allow: &'static str },
 }
 
+/// An API's route table as a `matchit` router: a `{name}` segment takes any
+/// one non-empty segment of the raw path, so `%2F` stays inside it. Each
+/// entry is (pattern, the endpoint kind, the methods it takes for `Allow`).
+pub fn router<P: Copy>(table: &[(&str, P, &'static str)]) -> matchit::Router<(P, &'static str)> {
+    let mut router = matchit::Router::new();
+    for (pattern, path, allow) in table {
+        // The tables are fixed; each API's unit test checks every pattern inserts.
+        let _ = router.insert(*pattern, (*path, *allow));
+    }
+    router
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Response {
     pub status: u16,

@@ -43,19 +43,8 @@ const TABLE: &[(&str, Path, &str)] = &[
     ("/v2/schemas/images", Path::ImagesSchema, "GET"),
 ];
 
-/// The table as a `matchit` router: a `{name}` segment takes any one
-/// non-empty segment of the raw path, so `%2F` stays inside it.
-fn router() -> matchit::Router<(Path, &'static str)> {
-    let mut router = matchit::Router::new();
-    for (pattern, path, allow) in TABLE {
-        // The table is fixed; a unit test checks that every pattern inserts.
-        let _ = router.insert(*pattern, (*path, *allow));
-    }
-    router
-}
-
 pub fn parse(method: &str, raw_path: &str) -> Result<Endpoint, RouteError> {
-    let router = router();
+    let router = crate::http::router(TABLE);
     let found = router.at(raw_path).map_err(|_| RouteError::NotFound)?;
     let (path, allow) = *found.value;
     let param = |name: &str| found.params.get(name).unwrap_or_default().to_string();
