@@ -127,8 +127,11 @@ async fn a_write_cut_off_at_any_store_call_leaves_record_and_index_agreeing() {
                 check_index_agrees(&c).await;
             }
         }
+        // The edge build makes fewer store calls a write (and a catalog
+        // edit that fails does not fail its request), so fewer cuts land.
+        let injected = if edge_build() { 5 } else { 10 };
         assert!(
-            expected_failures > 10,
+            expected_failures > injected,
             "{mode:?}: faults were injected ({expected_failures})"
         );
     }

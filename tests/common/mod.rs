@@ -34,11 +34,16 @@ pub const BOB: &str = "bob-token";
 /// returns early there, naming the test in tests/edge.rs (or the unit test)
 /// that checks what the edge build promises instead.
 pub fn strong_only(edge_test: &str) -> bool {
-    let edge = std::env::var_os("IMAGE_TAGS_EDGE").is_some_and(|v| v == "1");
+    let edge = edge_build();
     if edge {
         eprintln!("a strong-build guarantee; on the edge build: {edge_test}");
     }
     edge
+}
+
+/// `IMAGE_TAGS_EDGE=1`: the suite runs on the edge build.
+pub fn edge_build() -> bool {
+    std::env::var_os("IMAGE_TAGS_EDGE").is_some_and(|v| v == "1")
 }
 
 pub fn manifest() -> String {
