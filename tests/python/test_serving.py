@@ -172,14 +172,20 @@ def test_fifty_writers_on_one_image_are_answered_and_nearly_all_kept(host):
     image_id = new_image(host)
     tags = [f"w{n}" for n in range(50)]
     with ThreadPoolExecutor(50) as pool:
-        statuses = list(pool.map(
-            lambda t: requests.put(f"{host}/v2/images/{image_id}/tags/{t}", headers=auth(ALICE), timeout=60)
-            .status_code, tags))
-    assert statuses == [204] * 50
+        answers = list(pool.map(
+            lambda t: requests.put(f"{host}/v2/images/{image_id}/tags/{t}", headers=auth(ALICE), timeout=60),
+            tags))
+    statuses = [r.status_code for r in answers]
+    # A write that kept being overwritten gives up with a 503 (the client retries): seen once
+    # in many runs on a loaded machine. Never another status.
+    assert set(statuses) <= {204, 503}, statuses
+    assert all(r.headers.get("retry-after") for r in answers if r.status_code == 503)
+    assert statuses.count(503) <= 5, statuses
     kept = set(tags_of(host, image_id))
     assert kept <= set(tags)
-    print(f"edge: 50 writers on one image kept {len(kept)} of 50")
-    assert len(kept) >= 40, f"kept {len(kept)} of 50"
+    acknowledged = {t for t, s in zip(tags, statuses) if s == 204}
+    print(f"edge: 50 writers on one image: {len(acknowledged)} answered 204, {len(kept & acknowledged)} of those kept")
+    assert len(kept & acknowledged) >= 40, f"kept {len(kept & acknowledged)} of {len(acknowledged)}"
 
 
 def test_sqlite_store_outage_is_503_and_loses_nothing(logdir):
