@@ -234,8 +234,14 @@ async fn fifty_writers_on_one_image_are_answered_and_counted() {
     })
     .await;
     // A write that keeps being overwritten gives up with a 503 the client retries.
-    assert!(answers.iter().all(|a| a.0 == 204 || *a == (503, true)), "{answers:?}");
-    assert!(answers.iter().filter(|a| a.0 == 503).count() <= 5, "{answers:?}");
+    assert!(
+        answers.iter().all(|a| a.0 == 204 || *a == (503, true)),
+        "{answers:?}"
+    );
+    assert!(
+        answers.iter().filter(|a| a.0 == 503).count() <= 5,
+        "{answers:?}"
+    );
     let kept = c.tags(ALICE, &id).await.len();
     eprintln!("edge: 50 writers on one image kept {kept} of 50 tags");
     assert!(kept >= 35, "kept {kept} of 50");
