@@ -93,6 +93,17 @@ impl Image {
     pub fn has_tag(&self, tag: &str) -> bool {
         self.tags.iter().any(|t| t == tag)
     }
+
+    /// Mark this version of the record with a fresh nonce, kept with the
+    /// latest [`KEPT_WRITES`], so that a writer can tell afterwards whether
+    /// its write landed (both layouts check for it). Returns the nonce.
+    pub fn stamp_write(&mut self) -> String {
+        let nonce = crate::core::random::nonce();
+        self.writes.push(nonce.clone());
+        let excess = self.writes.len().saturating_sub(KEPT_WRITES);
+        self.writes.drain(..excess);
+        nonce
+    }
 }
 
 /// A stored record as the store holds it; one that does not parse is our

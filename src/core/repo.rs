@@ -15,7 +15,7 @@
 //!   only after the record that takes it out.
 
 use crate::core::error::Error;
-use crate::core::image::{parse_image, Image, KEPT_WRITES};
+use crate::core::image::{parse_image, Image};
 use crate::core::images::{stored_record, Change, Images};
 use crate::core::index::cursor::{Cursor, Merged};
 use crate::core::index::{self, compact::compact, logs_of, tail, LogId};
@@ -196,10 +196,7 @@ impl<'a, S: Atomic> Images for Repo<'a, S> {
                 return Ok(old);
             }
             indexed.enter(self.store, Some(&old), &new)?;
-            let nonce = random::nonce();
-            new.writes.push(nonce.clone());
-            let excess = new.writes.len().saturating_sub(KEPT_WRITES);
-            new.writes.drain(..excess);
+            let nonce = new.stamp_write();
             let bytes = serde_json::to_vec(&new).map_err(|e| Error::internal(e.to_string()))?;
             let landed = match self.store.swap(cas, &bytes) {
                 Ok(()) => true,

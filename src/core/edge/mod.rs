@@ -30,7 +30,7 @@ pub mod tokens;
 
 use crate::core::error::Error;
 use crate::core::image::parse_image;
-use crate::core::image::{Image, KEPT_WRITES};
+use crate::core::image::Image;
 use crate::core::images::Change;
 use crate::core::images::{stored_record, Images, Walk};
 use crate::core::index::{self, LogId};
@@ -227,21 +227,16 @@ impl<'a, S: KvStore> Images for EdgeRepo<'a, S> {
         let key = keys::image(id);
         for _ in 0..MAX_ROUNDS {
             let started = Instant::now();
-            let Some(Ok(old)) = self.stored(id)? else {
-                // Missing, or a record that does not parse: say which.
-                return match self.stored(id)? {
-                    Some(Err(e)) => Err(e),
-                    _ => Err(Error::image_not_found(id)),
-                };
+            let old = match self.stored(id)? {
+                Some(Ok(old)) => old,
+                Some(Err(unparsable)) => return Err(unparsable),
+                None => return Err(Error::image_not_found(id)),
             };
             let mut new = old.clone();
             if let Change::Unchanged = decide(&mut new)? {
                 return Ok(old);
             }
-            let nonce = random::nonce();
-            new.writes.push(nonce.clone());
-            let excess = new.writes.len().saturating_sub(KEPT_WRITES);
-            new.writes.drain(..excess);
+            let nonce = new.stamp_write();
             if new.deleted {
                 self.store.delete(&key).map_err(unavailable)?;
             } else {
