@@ -3,6 +3,7 @@
 //! no identity scheme, no configuration.
 
 pub mod backend;
+pub mod compare;
 pub mod edge;
 pub mod error;
 pub mod identity;

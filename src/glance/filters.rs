@@ -4,6 +4,7 @@
 //! in one pass, then checked against every image a listing walks. The
 //! table, and the oracle's answers it came from, is in README.md, section Listing filters.
 
+use crate::core::compare::Op;
 use crate::core::error::Error;
 use crate::core::image::Image;
 use crate::http::echo;
@@ -53,16 +54,6 @@ const NULL: &[&str] = &[
     "os_hash_value",
     "deleted_at",
 ];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Gt,
-    Gte,
-    Lt,
-    Lte,
-    Eq,
-    Neq,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Filter {
@@ -274,15 +265,7 @@ fn time(field: &'static str, v: &str) -> Result<Filter, Error> {
             "Bad \"{field}\" query filter format. Use ISO 8601 DateTime notation."
         ))
     })?;
-    let op = match op {
-        "gt" => Op::Gt,
-        "gte" => Op::Gte,
-        "lt" => Op::Lt,
-        "lte" => Op::Lte,
-        "eq" => Op::Eq,
-        "neq" => Op::Neq,
-        _ => return Err(bad("Unable to filter on a unknown operator.")),
-    };
+    let op = Op::parse(op).ok_or_else(|| bad("Unable to filter on a unknown operator."))?;
     Ok(Filter::Time(field, op, at))
 }
 
@@ -403,15 +386,7 @@ impl Filter {
                 let Some(seconds) = crate::core::time::parse(stamp) else {
                     return false;
                 };
-                let ord = (seconds, 0).cmp(at);
-                match op {
-                    Op::Gt => ord == Ordering::Greater,
-                    Op::Gte => ord != Ordering::Less,
-                    Op::Lt => ord == Ordering::Less,
-                    Op::Lte => ord != Ordering::Greater,
-                    Op::Eq => ord == Ordering::Equal,
-                    Op::Neq => ord != Ordering::Equal,
-                }
+                op.holds((seconds, 0).cmp(at))
             }
             Filter::Range(column, max, n) => {
                 // SQLite's order: numbers, then text; null matches nothing.

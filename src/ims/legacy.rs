@@ -7,6 +7,7 @@ use super::handlers::{
     set_tags, Ctx,
 };
 use super::rules::{self, KeyValue};
+use crate::core::compare::Op;
 use crate::core::error::Error;
 use crate::core::image::Image;
 use crate::core::images::Images;
@@ -41,16 +42,6 @@ pub fn delete_tags<R: Images>(ctx: &Ctx<'_, R>, id: &str) -> Result<Response, Er
     delete_keys(ctx, id, &key_values(&body)?)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Gt,
-    Gte,
-    Lt,
-    Lte,
-    Eq,
-    Neq,
-}
-
 /// One filter of `GET /v1/cloudimages/tags`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Filter {
@@ -78,15 +69,7 @@ fn time_filter(field: &'static str, value: &str) -> Result<Filter, Error> {
         ))
     };
     let (op, time) = value.split_once(':').ok_or_else(why)?;
-    let op = match op {
-        "gt" => Op::Gt,
-        "gte" => Op::Gte,
-        "lt" => Op::Lt,
-        "lte" => Op::Lte,
-        "eq" => Op::Eq,
-        "neq" => Op::Neq,
-        _ => return Err(why()),
-    };
+    let op = Op::parse(op).ok_or_else(why)?;
     let time = match time.split_once(' ') {
         Some((date, clock)) => format!("{date}T{clock}Z"),
         None => time.to_string(),
@@ -139,14 +122,7 @@ fn keep(image: &Image, filter: &Filter) -> bool {
             let Some(t) = crate::core::time::parse(stamp) else {
                 return false;
             };
-            match op {
-                Op::Gt => t > *at,
-                Op::Gte => t >= *at,
-                Op::Lt => t < *at,
-                Op::Lte => t <= *at,
-                Op::Eq => t == *at,
-                Op::Neq => t != *at,
-            }
+            op.holds(t.cmp(at))
         }
         Filter::Property(name, value) => image.property(name).as_deref() == Some(value.as_str()),
     }
